@@ -1,0 +1,141 @@
+"""One loaded SavedModel version: its signatures (read from the SavedModel proto) and how to run them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+
+from serving.core.signature import INIT_OP_SIGNATURE, Signature, signature_from_proto
+from serving.core.tensors import NUMPY_BY_DTYPE, dtype_name
+from serving.errors import ServingError, invalid_argument, not_found, status_code_from_number
+
+SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+@dataclass
+class Servable:
+    """A model version ready for inference."""
+
+    name: str
+    version: int
+    path: str
+    signatures: Mapping[str, Signature]
+    signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
+    _functions: Mapping[str, object] = field(repr=False)
+    _module: object = field(repr=False)
+
+    def find_signature(self, name: str) -> Signature | None:
+        return self.signatures.get(name)
+
+    def run(self, signature: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Call the signature on already validated inputs and return every output as numpy."""
+        function = self._functions[signature.name]
+        try:
+            outputs = function(**{alias: tf.convert_to_tensor(value) for alias, value in inputs.items()})
+        except tf.errors.OpError as error:
+            raise ServingError(status_code_from_number(error.error_code), error.message) from None
+        except (TypeError, ValueError) as error:
+            raise invalid_argument(f"signature {signature.name!r} rejected the inputs: {error}") from None
+        return {alias: tensor.numpy() for alias, tensor in outputs.items()}
+
+
+def find_saved_model_file(path: str) -> str:
+    for filename in SAVED_MODEL_FILENAMES:
+        candidate = os.path.join(path, filename)
+        if os.path.isfile(candidate):
+            return candidate
+    raise not_found(f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}")
+
+
+def read_meta_graph(path: str, tags: frozenset[str]) -> meta_graph_pb2.MetaGraphDef:
+    """The MetaGraphDef whose tag set equals ``tags`` (TensorFlow's rule for choosing one)."""
+    saved_model_file = find_saved_model_file(path)
+    saved_model = saved_model_pb2.SavedModel()
+    with open(saved_model_file, "rb") as handle:
+        content = handle.read()
+    try:
+        if saved_model_file.endswith(".pbtxt"):
+            text_format.Parse(content.decode("utf-8"), saved_model)
+        else:
+            saved_model.ParseFromString(content)
+    except (DecodeError, text_format.ParseError, UnicodeDecodeError) as error:
+        raise ServingError(grpc.StatusCode.DATA_LOSS, f"Could not parse SavedModel at {saved_model_file}: {error}") from None
+    for meta_graph in saved_model.meta_graphs:
+        if frozenset(meta_graph.meta_info_def.tags) == tags:
+            return meta_graph
+    available = [sorted(graph.meta_info_def.tags) for graph in saved_model.meta_graphs]
+    raise not_found(f"Could not find meta graph def matching supplied tags: {sorted(tags)} (available: {available})")
+
+
+def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> Servable:
+    """Load one version directory; raises ServingError with TensorFlow's message when it is unusable."""
+    meta_graph = read_meta_graph(path, tags)
+    try:
+        module = tf.saved_model.load(path, tags=sorted(tags))
+    except (tf.errors.OpError, ValueError, OSError, RuntimeError) as error:
+        message = getattr(error, "message", str(error))
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Failed to load SavedModel at {path}: {message}") from None
+    signature_defs = dict(meta_graph.signature_def)
+    runnable = {key: value for key, value in signature_defs.items() if key != INIT_OP_SIGNATURE}
+    return Servable(
+        name=name,
+        version=version,
+        path=path,
+        signatures={key: signature_from_proto(key, value) for key, value in runnable.items()},
+        signature_defs=signature_defs,
+        _functions={key: module.signatures[key] for key in runnable if key in module.signatures},
+        _module=module,
+    )
+
+
+def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None:
+    """Reject missing, extra, mistyped or misshapen inputs with TensorFlow Serving's messages."""
+    expected = set(signature.inputs)
+    sent = set(inputs)
+    if len(sent) != len(expected):
+        raise invalid_argument(
+            f"input size does not match signature: {len(sent)}!={len(expected)} "
+            f"len({_set_text(sent)}) != len({_set_text(expected)}). "
+            f"Sent extra: {_set_text(sent - expected)}. Missing but required: {_set_text(expected - sent)}."
+        )
+    missing = sorted(expected - sent)
+    if missing:
+        raise invalid_argument(
+            f"Signature input alias: {missing[0]}(feed name: {missing[0]}) not found in request and no default value "
+            f"provided. Inputs expected to be in the request {_set_text(expected)}, or default input alias set: . "
+            f"The request has {_set_text(sent)}."
+        )
+    for index, alias in enumerate(sorted(expected)):
+        _check_dtype(index, signature.inputs[alias].dtype, inputs[alias], alias)
+        _check_shape(signature.inputs[alias].shape, inputs[alias].shape, alias)
+
+
+def _check_dtype(index: int, dtype: int, value: np.ndarray, alias: str) -> None:
+    expected = NUMPY_BY_DTYPE.get(dtype)
+    if expected is None or value.dtype == expected:
+        return
+    provided = "string" if value.dtype.kind in "OSU" else value.dtype.name
+    raise invalid_argument(
+        f"Expects arg[{index}] to be {dtype_name(dtype)} but {provided} is provided (input '{alias}')"
+    )
+
+
+def _check_shape(expected: tuple[int | None, ...] | None, shape: tuple[int, ...], alias: str) -> None:
+    if expected is None:
+        return
+    compatible = len(expected) == len(shape) and all(want is None or want == got for want, got in zip(expected, shape))
+    if not compatible:
+        wanted = "[" + ",".join("?" if size is None else str(size) for size in expected) + "]"
+        raise invalid_argument(f"input '{alias}' has shape {list(shape)} but the signature expects {wanted}")
+
+
+def _set_text(names: set[str]) -> str:
+    return "{" + ",".join(sorted(names)) + "}"

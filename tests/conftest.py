@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny SavedModels on disk and a model server running on free ports."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from model_factory import export_half_plus, export_tiny_classifier, export_two_inputs  # noqa: E402
+from server_process import ServerHandle, start_in_process  # noqa: E402
+
+
+def write_config(path: str, models: dict[str, str], extra: str = "") -> str:
+    """A ModelServerConfig text file serving each ``name: base_path``."""
+    entries = "".join(
+        f"  config {{\n    name: '{name}'\n    base_path: '{base}'\n    model_platform: 'tensorflow'\n{extra}  }}\n"
+        for name, base in models.items()
+    )
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"model_config_list {{\n{entries}}}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory) -> str:
+    """``default`` and ``half_plus_two`` (x→y), ``mnist`` (predict_images), ``two_inputs``."""
+    root = tmp_path_factory.mktemp("models")
+    export_half_plus(str(root / "default"), 1)
+    export_half_plus(str(root / "half_plus_two"), 1)
+    export_half_plus(str(root / "half_plus_two"), 2, bias=3.0)
+    export_tiny_classifier(str(root / "mnist"), 1)
+    export_two_inputs(str(root / "two_inputs"), 7)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def served(model_root, tmp_path_factory) -> ServerHandle:
+    """One server with every fixture model; version 1 and 2 of half_plus_two, labelled."""
+    names = ("default", "half_plus_two", "mnist", "two_inputs")
+    config = write_config(
+        str(tmp_path_factory.mktemp("config") / "models.config"),
+        {name: os.path.join(model_root, name) for name in names},
+    )
+    with open(config, encoding="utf-8") as handle:
+        text = handle.read()
+    text = text.replace(
+        "name: 'half_plus_two'",
+        "name: 'half_plus_two'\n    model_version_policy { all {} }\n"
+        "    version_labels { key: 'stable' value: 1 }\n    version_labels { key: 'canary' value: 2 }",
+    )
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    handle = start_in_process(
+        f"--model_config_file={config}", "--monitoring_config_file=" + _monitoring_config(tmp_path_factory),
+        "--rest_api_enable_cors_support",
+    )
+    yield handle
+    handle.stop()
+
+
+def _monitoring_config(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("monitoring") / "monitoring.config"
+    path.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n')
+    return str(path)

@@ -1,0 +1,1 @@
+"""Offline trainers: each trains one model and exports it as a SavedModel under the export contract."""

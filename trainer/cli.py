@@ -1,0 +1,111 @@
+"""The trainer's command line: `python -m trainer FAMILY MODEL [flags]`.
+
+Each model is a `Job`: a config dataclass whose fields are the flags, optional presets such as `--quick`,
+and an entry point `train(config, command)`. The entry point is imported only when the job runs, so
+`--help` answers without loading TensorFlow. A new model is one more entry in `FAMILIES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from trainer.config import add_config_arguments, config_from_args
+from trainer.errors import TrainerError
+from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
+
+PROG = "python -m trainer"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of flag values, switched on by `--<name>`; flags given explicitly still win."""
+
+    help: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trainable model: its config class, its presets and where its train function lives."""
+
+    help: str
+    config_cls: type
+    entry_point: str
+    presets: Mapping[str, Preset] = field(default_factory=dict)
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the train function named by entry_point ('module:function')."""
+        module_name, function_name = self.entry_point.split(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
+
+FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
+    "vision": (
+        "image models (classifiers; later VAE and GANs)",
+        {
+            "classifier": Job(
+                help="image classifier (Fashion-MNIST / MNIST CNN)",
+                config_cls=ClassifierConfig,
+                entry_point="trainer.vision.classifier:train_classifier",
+                presets={"quick": Preset("a tiny fast run that still learns", QUICK_PRESET)},
+            ),
+        },
+    ),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors become TrainerError, so the CLI prints one line for them."""
+
+    def error(self, message: str) -> NoReturn:
+        raise TrainerError(f"{self.prog}: {message} (see --help)")
+
+
+
+def _preset_help(preset: Preset) -> str:
+    values = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in preset.values.items())
+    return f"{preset.help}: sets {values} unless given explicitly"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for every family and model, with one flag per config field."""
+    parser = _Parser(prog=PROG, description="Train a model and export it as a TensorFlow SavedModel.")
+    families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
+    for family_name, (family_help, jobs) in FAMILIES.items():
+        family_parser = families.add_parser(family_name, help=family_help, description=family_help)
+        models = family_parser.add_subparsers(dest="model", metavar="MODEL", required=True)
+        for model_name, job in jobs.items():
+            model_parser = models.add_parser(model_name, help=job.help, description=job.help)
+            add_config_arguments(model_parser, job.config_cls)
+            for preset_name, preset in job.presets.items():
+                model_parser.add_argument(f"--{preset_name}", action="store_true", help=_preset_help(preset))
+    return parser
+
+
+def _chosen_preset(job: Job, args: argparse.Namespace) -> Mapping[str, Any]:
+    chosen = [name for name in job.presets if getattr(args, name, False)]
+    if len(chosen) > 1:
+        raise TrainerError(f"choose at most one of {', '.join('--' + name for name in chosen)}")
+    return job.presets[chosen[0]].values if chosen else {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the job the arguments name; return the process exit status (2 for errors the user can fix)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+        job = FAMILIES[args.family][1][args.model]
+        config = config_from_args(job.config_cls, args, _chosen_preset(job, args))
+        job.load()(config, command=[*PROG.split(), *arguments])
+    except TrainerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command with the same --run-dir to resume", file=sys.stderr)
+        return 130
+    return 0

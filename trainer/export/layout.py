@@ -1,0 +1,98 @@
+"""The on-disk layout of exports: `<export_root>/<model_name>/<version>/`, TensorFlow Serving's own.
+
+Pure file-system logic (no TensorFlow), so configs can validate names and jobs can check the target before
+training. Versions are published by renaming a hidden `.tmp-*` sibling, which TF Serving ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from trainer.errors import TrainerError
+
+MODEL_JSON = Path("assets.extra") / "model.json"
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+TEMP_PREFIX = ".tmp-"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def validate_model_name(name: str) -> str:
+    """Return name if it is a safe directory name ([A-Za-z0-9_.-]+, no '..'), else raise TrainerError."""
+    if not _MODEL_NAME.fullmatch(name) or ".." in name:
+        raise TrainerError(f"model name '{name}' must match [A-Za-z0-9_.-]+ and must not contain '..'")
+    return name
+
+
+def model_dir(export_root: Path, name: str) -> Path:
+    """The folder that holds every version of model `name`."""
+    return export_root / validate_model_name(name)
+
+
+def existing_versions(directory: Path) -> dict[int, Path]:
+    """The numeric version folders in directory, by version number (as TF Serving parses them)."""
+    if not directory.is_dir():
+        return {}
+    return {int(child.name): child for child in directory.iterdir() if child.name.isdigit() and child.is_dir()}
+
+
+def next_version(directory: Path) -> int:
+    """One higher than the highest existing version, or 1."""
+    return max(existing_versions(directory), default=0) + 1
+
+
+def _family_of(version_dir: Path) -> str | None:
+    path = version_dir / MODEL_JSON
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("family")
+    except (OSError, ValueError, AttributeError) as error:
+        raise TrainerError(f"cannot read the family of existing export {path}: {error}") from error
+
+
+def check_family(directory: Path, family: str) -> None:
+    """Refuse a model folder whose existing versions belong to another family, so clients never see a mix."""
+    if directory.exists() and not directory.is_dir():
+        raise TrainerError(f"{directory} exists and is not a directory")
+    for version, version_dir in sorted(existing_versions(directory).items()):
+        other = _family_of(version_dir)
+        if other is not None and other != family:
+            raise TrainerError(
+                f"{directory} already holds version {version} of family '{other}', not '{family}'; "
+                "choose another --model-name or --export-root"
+            )
+
+
+def make_temp_dir(directory: Path) -> Path:
+    """Create directory (if needed) and a fresh hidden `.tmp-*` folder inside it to write an export into."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=directory))
+    except OSError as error:
+        raise TrainerError(f"cannot create an export under {directory}: {error.strerror}") from error
+
+
+def discard(temp_dir: Path) -> None:
+    """Remove a failed export's temp folder, and the model folder too if that leaves it empty."""
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    try:
+        temp_dir.parent.rmdir()
+    except OSError:
+        pass
+
+
+def publish(temp_dir: Path, version: int) -> Path:
+    """Atomically rename temp_dir to its sibling `<version>`; refuse if that version appeared meanwhile."""
+    target = temp_dir.parent / str(version)
+    if target.exists():
+        raise TrainerError(f"{target} was created by another export while this one ran; export again")
+    try:
+        os.rename(temp_dir, target)
+    except OSError as error:
+        raise TrainerError(f"cannot publish {target}: {error.strerror}") from error
+    return target

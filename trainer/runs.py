@@ -1,0 +1,59 @@
+"""Run directories: where a training job keeps what people look at (TensorBoard logs, checkpoints, plots).
+
+Layout of `runs/<model_name>/<UTC time>/` (or `--run-dir`): `config.json`, `tensorboard/`,
+`checkpoints/best.keras`, `backup/` (BackupAndRestore state, removed when training completes) and
+job-specific artefacts such as `confusion_matrix.png`. Running again with the same run dir resumes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from trainer.config import save_config
+from trainer.errors import TrainerError
+
+RUNS_ROOT = Path("runs")
+
+
+def default_run_dir(model_name: str) -> Path:
+    """A fresh `runs/<model_name>/<UTC time>` folder name."""
+    return RUNS_ROOT / model_name / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def prepare_run_dir(config: Any, run_dir: Path, command: list[str]) -> Path:
+    """Create run_dir and save the config there with the command line."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainerError(f"cannot create run dir {run_dir}: {error.strerror}") from error
+    print(f"run dir: {run_dir} (run again with --run-dir {run_dir} to resume after an interruption)")
+    save_config(config, command, run_dir / "config.json")
+    return run_dir
+
+
+def tensorboard_callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
+    """A TensorBoard callback logging to run_dir/tensorboard, or none (with a warning) without the package."""
+    if importlib.util.find_spec("tensorboard") is None:
+        print("warning: no TensorBoard logs, because the tensorboard package is missing (pip install tensorboard)")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False)]
+
+
+def training_callbacks(run_dir: Path, monitor: str, patience: int) -> list[keras.callbacks.Callback]:
+    """Resume state, TensorBoard scalars, the best checkpoint and early stopping, all in run_dir.
+
+    BackupAndRestore comes first so an interrupted job continues from its last finished epoch.
+    """
+    return [
+        keras.callbacks.BackupAndRestore(backup_dir=str(run_dir / "backup")),
+        *tensorboard_callbacks(run_dir),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True
+        ),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+    ]
