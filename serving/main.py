@@ -88,9 +88,9 @@ def start_server(flags: argparse.Namespace) -> RunningServer:
     log.info("TensorFlow %s; GPUs: %s", tf.__version__, ", ".join(gpus) or "none")
     metrics = Metrics()
     core, inference, scheduler = build_core(flags, metrics)
-    core.start(initial_config(flags))
     if flags.file_system_poll_wait_seconds >= 0:
         core.manager.start_polling(flags.file_system_poll_wait_seconds)
+    core.start(initial_config(flags))
     stop_polling = threading.Event()
     if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
         _poll_config_file(core, flags.model_config_file, flags.model_config_file_poll_wait_seconds, stop_polling)

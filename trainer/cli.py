@@ -46,7 +46,7 @@ class Job:
 
 FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
     "vision": (
-        "image models (classifiers; later VAE and GANs)",
+        "image models trained on MNIST-style datasets",
         {
             "classifier": Job(
                 help="image classifier (Fashion-MNIST / MNIST CNN)",

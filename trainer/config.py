@@ -46,13 +46,16 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
     hints = typing.get_type_hints(config_cls)
     for field in dataclasses.fields(config_cls):
         value_type, _ = _value_type(hints[field.name])
-        help_text = f"{field.metadata['help']} (default: {field.default})"
+        help_text = field.metadata["help"]
+        if field.default is not None:
+            help_text += f" (default: {field.default})"
         kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text, "dest": field.name}
         if value_type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        else:
+        elif field.metadata["choices"]:
             kwargs.update(type=value_type, choices=field.metadata["choices"])
-            kwargs["metavar"] = field.name.upper()
+        else:
+            kwargs.update(type=value_type, metavar=field.name.upper())
         parser.add_argument(_flag_name(field.name), **kwargs)
 
 

@@ -105,13 +105,24 @@ def _from_values(
     elif proto.dtype == types_pb2.DT_HALF:
         flat = np.asarray(values, dtype=np.uint16).view(np.float16)
     else:
-        flat = np.asarray(values, dtype=numpy_dtype)
+        flat = _checked_numbers(values, numpy_dtype, alias)
     if len(flat) == count:
         return flat.reshape(shape)
     filler = flat[-1] if len(flat) else (b"" if proto.dtype == types_pb2.DT_STRING else 0)
     padded = np.full(count, filler, dtype=numpy_dtype)
     padded[: len(flat)] = flat
     return padded.reshape(shape)
+
+
+def _checked_numbers(values, numpy_dtype: np.dtype, alias: str) -> np.ndarray:
+    """Typed values as ``numpy_dtype``; integers outside the dtype's range are an error, not a wrap."""
+    if numpy_dtype.kind not in "iu" or numpy_dtype.itemsize >= 8:
+        return np.asarray(values, dtype=numpy_dtype)
+    wide = np.asarray(values, dtype=np.int64)
+    limits = np.iinfo(numpy_dtype)
+    if wide.size and (wide.min() < limits.min or wide.max() > limits.max):
+        raise invalid_argument(f"tensor parsing error: {alias} (values outside the range of {numpy_dtype.name})")
+    return wide.astype(numpy_dtype)
 
 
 def to_tensor_proto(array: np.ndarray, as_tensor_content: bool = False) -> tensor_pb2.TensorProto:

@@ -98,8 +98,7 @@ def export_saved_model(
     on any failure the temp folder is removed and no version folder appears.
     """
     _check_signature_names(signatures)
-    directory = layout.model_dir(export_root, info.name)
-    layout.check_family(directory, info.family)
+    directory = layout.check_target(export_root, info.name, info.family)
     version = layout.next_version(directory)
     functions = {signature.name: _trace(signature) for signature in signatures}
     output_specs = {name: _output_specs(function) for name, function in functions.items()}

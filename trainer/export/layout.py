@@ -55,10 +55,21 @@ def _family_of(version_dir: Path) -> str | None:
         raise TrainerError(f"cannot read the family of existing export {path}: {error}") from error
 
 
+def check_target(export_root: Path, name: str, family: str) -> Path:
+    """The model folder for a new export of `name`, after checking the name, the paths and the family.
+
+    Jobs call it before training, so a bad target fails in seconds rather than after hours.
+    """
+    directory = model_dir(export_root, name)
+    for path in (export_root, directory):
+        if path.exists() and not path.is_dir():
+            raise TrainerError(f"{path} exists and is not a directory")
+    check_family(directory, family)
+    return directory
+
+
 def check_family(directory: Path, family: str) -> None:
     """Refuse a model folder whose existing versions belong to another family, so clients never see a mix."""
-    if directory.exists() and not directory.is_dir():
-        raise TrainerError(f"{directory} exists and is not a directory")
     for version, version_dir in sorted(existing_versions(directory).items()):
         other = _family_of(version_dir)
         if other is not None and other != family:

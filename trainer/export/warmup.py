@@ -57,7 +57,8 @@ def write_warmup(path: Path, model_name: str, signatures: Sequence[Signature]) -
 
 def read_warmup(path: Path) -> list[prediction_log_pb2.PredictionLog]:
     """Parse a warmup file back into PredictionLogs."""
-    return [prediction_log_pb2.PredictionLog.FromString(record.numpy()) for record in tf.data.TFRecordDataset(str(path))]
+    records = tf.data.TFRecordDataset(str(path))
+    return [prediction_log_pb2.PredictionLog.FromString(record.numpy()) for record in records]
 
 
 def _mismatch(signature_name: str, problem: str) -> TrainerError:

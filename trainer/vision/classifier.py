@@ -127,7 +127,7 @@ def train_classifier(
     """
     print(format_config(config))
     keras.utils.set_random_seed(config.seed)
-    layout.check_family(layout.model_dir(config.export_root, config.model_name), FAMILY)
+    layout.check_target(config.export_root, config.model_name, FAMILY)
     dataset = load_image_dataset(config.dataset, config.data_dir, config.offline)
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     splits = holdout_split(dataset.train, config.validation_fraction, config.seed, config.limit_train)

@@ -37,7 +37,8 @@ def render_confusion(confusion: np.ndarray, class_names: Sequence[str]) -> np.nd
     for row in range(classes):
         label = f"{row} {class_names[row]}"
         cv2.putText(canvas, label, (6, HEADER_HEIGHT + row * CELL + CELL // 2 + 5), FONT, 0.4, (0, 0, 0), 1)
-        cv2.putText(canvas, str(row), (LABEL_WIDTH + row * CELL + CELL // 3, HEADER_HEIGHT - 8), FONT, 0.45, (0, 0, 0))
+        column_label_origin = (LABEL_WIDTH + row * CELL + CELL // 3, HEADER_HEIGHT - 8)
+        cv2.putText(canvas, str(row), column_label_origin, FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         for column in range(classes):
             _draw_cell(canvas, row, column, int(confusion[row, column]), colours[row, column])
     return canvas

@@ -1,0 +1,132 @@
+"""Serving overhead: p50/p99 latency of one model called in-process, over our gRPC and over our REST.
+
+Everything is measured side by side in one run on the same export, and printed as ratios to the
+in-process signature call (absolute times on a shared machine are noise; ratios are the result).
+
+    python bench/serving_overhead.py --model-dir saved_models/fashion_mnist_classifier
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", default="saved_models/fashion_mnist_classifier", help="model base path (numbered versions inside)")
+    parser.add_argument("--signature", default="serving_default", help="signature to call")
+    parser.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
+    parser.add_argument("--requests", type=int, default=400, help="timed calls per configuration")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed calls per configuration")
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def latest_version(base: str) -> str:
+    versions = [name for name in os.listdir(base) if name.isdigit()]
+    if not versions:
+        sys.exit(f"no numbered version under {base}: train a model first (see README)")
+    return os.path.join(base, max(versions, key=int))
+
+
+def percentiles(call, requests: int, warmup: int) -> tuple[float, float]:
+    for _ in range(warmup):
+        call()
+    samples = np.empty(requests)
+    for index in range(requests):
+        started = time.perf_counter()
+        call()
+        samples[index] = time.perf_counter() - started
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
+
+
+def start_server(base: str, grpc_port: int, rest_port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serving", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+         "--model_name=bench", f"--model_base_path={os.path.abspath(base)}"],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=180)
+    return process
+
+
+def sample_inputs(signature, batch: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for name, spec in signature.structured_input_signature[1].items():
+        shape = [batch, *[dim or 1 for dim in spec.shape[1:]]]
+        if spec.dtype == tf.uint8:
+            inputs[name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        else:
+            inputs[name] = rng.random(shape).astype(spec.dtype.as_numpy_dtype)
+    return inputs
+
+
+def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port: int, args) -> dict[str, tuple[float, float]]:
+    tensors = {name: tf.constant(value) for name, value in inputs.items()}
+    results = {"in-process": percentiles(lambda: signature_fn(**tensors), args.requests, args.warmup)}
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "bench"
+    request.model_spec.signature_name = signature
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        results["gRPC"] = percentiles(lambda: stub.Predict(request, 30.0), args.requests, args.warmup)
+    body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}})
+    connection = http.client.HTTPConnection("localhost", rest_port)
+
+    def rest_call() -> None:
+        connection.request("POST", "/v1/models/bench:predict", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        if response.status != 200:
+            raise RuntimeError(response.read())
+        response.read()
+
+    results["REST"] = percentiles(rest_call, args.requests, args.warmup)
+    connection.close()
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    version_dir = latest_version(args.model_dir)
+    signature_fn = tf.saved_model.load(version_dir).signatures[args.signature]
+    grpc_port, rest_port = free_port(), free_port()
+    server = start_server(args.model_dir, grpc_port, rest_port)
+    try:
+        print(f"model {version_dir}, signature {args.signature}, {args.requests} timed calls each")
+        print(f"{'batch':>5} {'path':<11} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
+        for batch in (int(size) for size in args.batches.split(",")):
+            results = bench_batch(signature_fn, args.signature, sample_inputs(signature_fn, batch), grpc_port, rest_port, args)
+            base50, base99 = results["in-process"]
+            for path, (p50, p99) in results.items():
+                print(f"{batch:>5} {path:<11} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {p50 / base50:>9.2f}x {p99 / base99:>9.2f}x")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

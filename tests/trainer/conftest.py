@@ -1,0 +1,91 @@
+"""Fixtures for the trainer tests: IDX files written on the spot and one tiny classifier run shared by many tests."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+IDX_STEMS = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IDX_TYPE_CODES = {np.dtype("u1"): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D}
+TINY_TRAIN, TINY_TEST = 256, 64
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write array as an IDX file (gzipped when path ends in .gz), the way the MNIST files are stored."""
+    header = bytes([0, 0, IDX_TYPE_CODES[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    content = header + array.tobytes()
+    path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
+    return path
+
+
+def synthetic_images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 uint8 images with a bright band whose row depends on the label, so a CNN can learn them."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=count).astype(np.uint8)
+    images = rng.integers(0, 60, size=(count, 28, 28)).astype(np.uint8)
+    for index, label in enumerate(labels):
+        images[index, 2 + 2 * label : 4 + 2 * label, 4:24] = 255
+    return images, labels
+
+
+def write_dataset_dir(directory: Path, train: int = TINY_TRAIN, test: int = TINY_TEST, seed: int = 0) -> Path:
+    """A folder with the four IDX .gz files of a synthetic MNIST-style dataset."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = synthetic_images(train, seed)
+    test_images, test_labels = synthetic_images(test, seed + 1)
+    arrays = {
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+    }
+    for key, array in arrays.items():
+        write_idx(directory / f"{IDX_STEMS[key]}.gz", array)
+    return directory
+
+
+@pytest.fixture
+def idx_writer() -> Callable[[Path, np.ndarray], Path]:
+    """The IDX writer, for tests that build their own files."""
+    return write_idx
+
+
+@pytest.fixture
+def dataset_dir_writer() -> Callable[..., Path]:
+    """Writes a synthetic dataset folder: (directory, train=256, test=64, seed=0) -> directory."""
+    return write_dataset_dir
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A finished `python -m trainer vision classifier` run on synthetic data."""
+
+    exit_code: int
+    argv: list[str]
+    data_dir: Path
+    run_dir: Path
+    export_dir: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    """One epoch of the classifier on 256 synthetic images through the CLI, exported as version 1."""
+    from trainer.cli import main
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    data_dir = write_dataset_dir(root / "data")
+    argv = ["vision", "classifier", "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "32"]
+    argv += ["--export-root", str(root / "saved_models"), "--run-dir", str(root / "run"), "--model-name", "tiny"]
+    exit_code = main(argv)
+    return TinyRun(exit_code, argv, data_dir, root / "run", root / "saved_models" / "tiny" / "1")
