@@ -5,6 +5,7 @@ The generator writes these values and the checker reads them back, so both impor
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 
@@ -75,3 +76,14 @@ def container_config_path(file_name: str) -> str:
 def container_model_path(model_name: str) -> str:
     """The ``base_path`` of a model inside the container: its directory under the models mount."""
     return f"{CONTAINER_MODELS_DIR}/{model_name}"
+
+
+def config_checksum(config_texts: dict[str, str]) -> str:
+    """SHA-256 over the config files, put on the pod template so that a changed config rolls the pods.
+
+    TensorFlow Serving reads these files once at start, so a new config only takes effect in new pods.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(config_texts):
+        digest.update(f"{name}\0{config_texts[name]}\0".encode())
+    return digest.hexdigest()

@@ -73,6 +73,7 @@ class DualStackServer(ThreadingHTTPServer):
 class RestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_CONNECTION_SECONDS
+    disable_nagle_algorithm = True
     api: RestApi
     options: RestOptions
     render_metrics: Callable[[], str]

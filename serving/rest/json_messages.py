@@ -34,6 +34,7 @@ BASE64_KEY = "b64"
 SIGNATURE_DEF_KEY = "signature_def"
 INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 FLOAT32 = np.dtype(np.float32)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _JSON_TYPE_NAMES = {dict: "Object", list: "Array", str: "String", int: "Number", float: "Number"}
 _BOOL_TOKENS = ("false", "true")
@@ -46,7 +47,7 @@ _NON_FINITE_TOKENS = {math.inf: "Infinity", -math.inf: "-Infinity"}
 def value_text(value: Any) -> str:
     """A JSON value as TF Serving quotes it in errors: pretty-printed, floats as ``WriteDecimal`` writes them."""
     if isinstance(value, float):
-        dtype = np.float32 if abs(value) <= np.finfo(np.float32).max else np.float64
+        dtype = np.float32 if abs(value) <= FLOAT32_MAX else np.float64
         return decimal_tokens(np.array([value], dtype=dtype))[0]
     text = json.dumps(value, indent=4, ensure_ascii=False)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -90,7 +91,7 @@ def is_lossless_decimal(value: int | float, dtype: np.dtype) -> bool:
     info = np.finfo(dtype)
     if not is_json_double(value):
         return abs(value) < 2 ** (info.nmant + 1)
-    return not info.max < abs(value) < math.inf
+    return not float(info.max) < abs(value) < math.inf
 
 
 def is_base64_object(value: Any) -> bool:

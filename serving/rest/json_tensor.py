@@ -328,12 +328,13 @@ def _stacked_instances(instances: list, signature: Signature) -> dict[str, np.nd
         for name, value in instance.items() if keyed else [(names[0], instance)]:
             where = f"{index} key: {name}" if keyed else str(index)
             try:
-                rows[name].append(_instance_array(value, name, signature, rows.get(name)))
+                array = _instance_array(value, name, signature, rows.get(name))
             except ServingError as error:
                 raise ServingError(
                     error.code,
                     f"Failed to process element: {where} of 'instances' list. Error: {error.code_name}: {error.message}",
                 ) from None
+            rows[name].append(array)
         if keyed and instance.keys() != set(names):
             raise invalid_argument(
                 f"Failed to process element: {index} of 'instances' list. JSON object: {value_text(instance)} "

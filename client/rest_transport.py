@@ -1,0 +1,175 @@
+"""The REST transport: TensorFlow Serving's ``/v1/models`` API over keep-alive HTTP/1.1 (stdlib only).
+
+Each thread keeps one connection to the server. Tensors go out in the columnar ``inputs`` format and
+come back decoded by the output dtypes of the signature, since JSON itself cannot tell uint8 from
+float or bytes from text.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+
+from client.errors import CODE_BY_HTTP_STATUS, ClientError
+from client.examples import example_to_json
+from client.messages import ModelInfo, ModelRef, SignatureSpec, VersionStatus, signatures_from_proto, statuses_from_proto
+from client.tensors import from_json_value, json_dumps
+
+STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+"""What a keep-alive connection the server has closed since its last use fails with."""
+MAX_ERROR_CHARS = 300
+
+
+class RestTransport:
+    """Calls to ``url`` (``http://host:port``; ``host:port`` means http)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ClientError("INVALID_ARGUMENT", f"REST address must look like http://host:port; got {url!r}")
+        self._url = f"{parts.scheme}://{parts.netloc}"
+        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._netloc = parts.netloc
+        self._local = threading.local()
+        self._connections: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+
+    def predict(
+        self, ref: ModelRef, inputs: dict[str, np.ndarray], signature: SignatureSpec, output_names: list[str], timeout: float
+    ) -> dict[str, np.ndarray]:
+        body = {"signature_name": ref.signature, "inputs": {alias: array.tolist() for alias, array in inputs.items()}}
+        outputs = self._request("POST", model_path(ref, ":predict"), body, timeout)["outputs"]
+        if len(signature.outputs) == 1:
+            outputs = {next(iter(signature.outputs)): outputs}
+        return {alias: from_json_value(outputs[alias], signature.outputs[alias]) for alias in output_names}
+
+    def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> list[list[tuple[str, float]]]:
+        results = self._request("POST", model_path(ref, ":classify"), _examples_body(ref, examples), timeout)["results"]
+        return [[(label, float(score)) for label, score in classes] for classes in results]
+
+    def regress(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> np.ndarray:
+        results = self._request("POST", model_path(ref, ":regress"), _examples_body(ref, examples), timeout)["results"]
+        return np.asarray(results, dtype=np.float32)
+
+    def metadata(self, ref: ModelRef, timeout: float) -> dict[str, SignatureSpec]:
+        document = self._request("GET", model_path(ref, "/metadata"), None, timeout)
+        signature_map = json_format.ParseDict(
+            document["metadata"]["signature_def"], get_model_metadata_pb2.SignatureDefMap(), ignore_unknown_fields=True
+        )
+        return signatures_from_proto(signature_map)
+
+    def status(self, ref: ModelRef, timeout: float) -> list[VersionStatus]:
+        return _statuses(self._request("GET", model_path(ref, ""), None, timeout))
+
+    def list_models(self, timeout: float) -> list[ModelInfo]:
+        """Our server's ``GET /v1/models``; real TF Serving answers 400 ``Missing model name in request.``."""
+        document = self._request("GET", "/v1/models", None, timeout)
+        return [ModelInfo(model["name"], _statuses(model), model.get("labels", {})) for model in document["models"]]
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+
+    def _request(self, method: str, path: str, body: Any, timeout: float) -> Any:
+        data = None if body is None else json_dumps(body)
+        status, payload = self._exchange(method, path, data, timeout)
+        if status != 200:
+            raise _http_error(status, payload)
+        try:
+            return json.loads(payload)
+        except ValueError:
+            raise ClientError("UNKNOWN", f"{method} {path}: the server answered 200 with a body that is not JSON") from None
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, timeout: float, reopen: bool = True
+    ) -> tuple[int, bytes]:
+        """One request and its answer; a keep-alive connection the server has closed is reopened once."""
+        connection, reused = self._connection()
+        try:
+            return _send(connection, method, path, data, timeout)
+        except (OSError, http.client.HTTPException) as error:
+            self._forget(connection)
+            if reused and reopen and isinstance(error, STALE_CONNECTION_ERRORS):
+                return self._exchange(method, path, data, timeout, reopen=False)
+            raise self._connection_error(error) from None
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it has carried a request before."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection, True
+        connection = self._connection_class(self._netloc)
+        self._local.connection = connection
+        with self._lock:
+            self._connections.add(connection)
+        return connection, False
+
+    def _forget(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._local.connection = None
+        with self._lock:
+            self._connections.discard(connection)
+
+    def _connection_error(self, error: Exception) -> ClientError:
+        """Refused connections may be retried; timeouts and other network failures are final."""
+        if isinstance(error, TimeoutError):
+            return ClientError("DEADLINE_EXCEEDED", f"no answer from {self._url} within the deadline")
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or type(error).__name__
+        return ClientError(
+            "UNAVAILABLE", f"cannot reach {self._url}: {reason}", retryable=isinstance(error, ConnectionRefusedError)
+        )
+
+
+def _send(
+    connection: http.client.HTTPConnection, method: str, path: str, data: bytes | None, timeout: float
+) -> tuple[int, bytes]:
+    connection.timeout = timeout
+    if connection.sock is not None:
+        connection.sock.settimeout(timeout)
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    connection.request(method, path, body=data, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def model_path(ref: ModelRef, suffix: str) -> str:
+    """``/v1/models/<name>[/versions/<v>|/labels/<l>]<suffix>``, names URL-escaped."""
+    path = f"/v1/models/{quote(ref.name, safe='')}"
+    if ref.version is not None:
+        path += f"/versions/{ref.version}"
+    elif ref.label is not None:
+        path += f"/labels/{quote(ref.label, safe='')}"
+    return path + suffix
+
+
+def _examples_body(ref: ModelRef, examples: list[tf.train.Example]) -> dict[str, Any]:
+    return {"signature_name": ref.signature, "examples": [example_to_json(example) for example in examples]}
+
+
+def _statuses(document: dict[str, Any]) -> list[VersionStatus]:
+    response = json_format.ParseDict(
+        {"model_version_status": document.get("model_version_status", [])},
+        get_model_status_pb2.GetModelStatusResponse(),
+        ignore_unknown_fields=True,
+    )
+    return statuses_from_proto(response)
+
+
+def _http_error(status: int, payload: bytes) -> ClientError:
+    """TF Serving's ``{"error": message}``, or the start of any other body (a proxy's HTML page)."""
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        message = json.loads(text)["error"]
+    except (ValueError, KeyError, TypeError):
+        message = " ".join(text.split())[:MAX_ERROR_CHARS] or f"HTTP {status}"
+    return ClientError(CODE_BY_HTTP_STATUS.get(status, "UNKNOWN"), message, status, retryable=status == 503)
