@@ -21,6 +21,7 @@ def model_status_response(
     response = get_model_status_pb2.GetModelStatusResponse()
     for record in manager.version_status(spec.name, version):
         status = response.model_version_status.add(version=record.version, state=record.state)
+        status.status.SetInParent()
         if record.error is not None:
             status.status.error_code = record.error.code.value[0]
             status.status.error_message = record.error.message

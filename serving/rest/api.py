@@ -100,8 +100,12 @@ class RestApi:
         manager = self._inference.manager
         models = []
         for name in manager.model_names():
-            status = json_format.MessageToDict(self._status_response(name, None), preserving_proto_field_name=True)
-            models.append({"name": name, **status, "labels": manager.labels(name)})
+            try:
+                status = self._status_response(name, None)
+            except ServingError:
+                status = get_model_status_pb2.GetModelStatusResponse()
+            versions = json_format.MessageToDict(status, preserving_proto_field_name=True).get("model_version_status", [])
+            models.append({"name": name, "model_version_status": versions, "labels": manager.labels(name)})
         return json.dumps({"models": models}, indent=2).encode()
 
 

@@ -1,4 +1,4 @@
-"""The JSON TF Serving's REST API speaks outside of tensors, reproducing ``json_tensor.cc`` and ``http_rest_api_util.cc``.
+"""The REST API's JSON outside of tensors, as TF Serving's ``json_tensor.cc`` and ``http_rest_api_util.cc`` write it.
 
 - JSON values as TF Serving quotes them in error messages, base64 objects and decimals (shared with
   ``json_tensor``);

@@ -1,0 +1,197 @@
+"""``ServingClient``: one client with the same methods over gRPC and REST, numpy in and numpy out.
+
+It talks to TensorFlow Serving's APIs only, so it works against our server and the real one alike. The
+signatures of each model are fetched once (per version or label) and kept: they give the dtypes that
+inputs are cast to and that REST outputs are decoded by, and the name of a lone input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, TypeVar, Union
+
+import numpy as np
+
+from client.errors import ClientError, invalid_argument
+from client.examples import ExampleLike, to_example
+from client.grpc_transport import GrpcTransport
+from client.messages import DEFAULT_SIGNATURE, ModelInfo, ModelRef, SignatureSpec, VersionStatus
+from client.rest_transport import RestTransport
+from client.retry import RetryPolicy
+from client.tensors import as_input_array
+
+TRANSPORTS = ("grpc", "rest")
+METADATA_SIGNATURE = "metadata"
+MODEL_JSON_OUTPUT = "model_json"
+Inputs = Union[Mapping[str, Any], np.ndarray, Sequence[Any]]
+Result = TypeVar("Result")
+
+
+class ServingClient:
+    """A TF Serving client for ``target``: ``host:port`` for gRPC, ``http://host:port`` for REST.
+
+    ``timeout`` bounds every call in seconds, retries included; ``retries`` more attempts are made,
+    ``backoff`` seconds apart and doubling, when the server is unavailable (gRPC UNAVAILABLE, HTTP 503,
+    connection refused). ``max_message_bytes`` caps gRPC messages both ways (default: no cap, so large
+    responses never hit gRPC's 4 MB receive default). Every failure raises ``ClientError``.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        transport: str = "grpc",
+        timeout: float = 10.0,
+        max_message_bytes: int | None = None,
+        retries: int = 3,
+        backoff: float = 0.1,
+    ) -> None:
+        if transport not in TRANSPORTS:
+            raise invalid_argument(f"transport must be one of {', '.join(TRANSPORTS)}; got {transport!r}")
+        if timeout <= 0 or retries < 0 or backoff < 0:
+            raise invalid_argument(f"need timeout > 0, retries >= 0, backoff >= 0; got {timeout}, {retries}, {backoff}")
+        self.target = target
+        self.transport = transport
+        self.timeout = timeout
+        self._retry = RetryPolicy(retries=retries, initial_backoff=backoff)
+        self._transport: GrpcTransport | RestTransport = (
+            GrpcTransport(target, max_message_bytes, self._retry) if transport == "grpc" else RestTransport(target)
+        )
+        self._signatures: dict[tuple[str, int | None, str | None], dict[str, SignatureSpec]] = {}
+
+    def predict(
+        self,
+        model: str,
+        inputs: Inputs,
+        signature: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        output_filter: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run a signature on ``inputs`` (a dict by input name, or one array for a one-input signature).
+
+        Inputs are cast to the signature's dtypes; the outputs come back by name with those dtypes
+        (strings as bytes), all of them or the ``output_filter`` ones.
+        """
+        ref = model_ref(model, version, label, signature)
+        spec = self._signature(ref)
+        arrays = _input_arrays(ref.signature, spec, inputs)
+        names = _output_names(spec, output_filter)
+        return self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
+
+    def classify(
+        self,
+        model: str,
+        examples: Sequence[ExampleLike],
+        signature: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """TF Serving's Classify API: for each example, its ``(label, score)`` pairs."""
+        ref = model_ref(model, version, label, signature)
+        protos = _examples(examples)
+        return self._call(lambda seconds: self._transport.classify(ref, protos, seconds))
+
+    def regress(
+        self,
+        model: str,
+        examples: Sequence[ExampleLike],
+        signature: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> np.ndarray:
+        """TF Serving's Regress API: one float32 value per example."""
+        ref = model_ref(model, version, label, signature)
+        protos = _examples(examples)
+        return self._call(lambda seconds: self._transport.regress(ref, protos, seconds))
+
+    def metadata(self, model: str, version: int | None = None, label: str | None = None) -> dict[str, SignatureSpec]:
+        """Every signature of the model with its inputs and outputs (``tf.TensorSpec``: dtype and shape)."""
+        ref = model_ref(model, version, label)
+        signatures = self._call(lambda seconds: self._transport.metadata(ref, seconds))
+        self._signatures[_cache_key(ref)] = signatures
+        return signatures
+
+    def status(self, model: str, version: int | None = None) -> list[VersionStatus]:
+        """Each version the server knows of, with its state (``AVAILABLE``, ``END``, …) and load error."""
+        ref = model_ref(model, version, None)
+        return self._call(lambda seconds: self._transport.status(ref, seconds))
+
+    def contract(self, model: str, version: int | None = None, label: str | None = None) -> dict[str, Any]:
+        """The model's model.json, read by calling its ``metadata`` signature (the export contract)."""
+        outputs = self.predict(model, {}, METADATA_SIGNATURE, version, label, output_filter=[MODEL_JSON_OUTPUT])
+        text = outputs[MODEL_JSON_OUTPUT].reshape(-1)[0]
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise ClientError("DATA_LOSS", f"model_json of model {model!r} is not valid JSON: {error}") from None
+
+    def list_models(self) -> list[ModelInfo]:
+        """Every model with its versions and labels: our server's REST extension, not TF Serving's API."""
+        return self._call(self._transport.list_models)
+
+    def close(self) -> None:
+        """Close the channel or the connections."""
+        self._transport.close()
+
+    def __enter__(self) -> ServingClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(self, operation: Callable[[float], Result]) -> Result:
+        return self._retry.call(operation, self.timeout)
+
+    def _signature(self, ref: ModelRef) -> SignatureSpec:
+        signatures = self._signatures.get(_cache_key(ref)) or self.metadata(ref.name, ref.version, ref.label)
+        if ref.signature not in signatures:
+            raise ClientError(
+                "FAILED_PRECONDITION",
+                f'model "{ref.name}" has no signature "{ref.signature}"; it has: {", ".join(signatures)}',
+            )
+        return signatures[ref.signature]
+
+
+def model_ref(model: str, version: int | None, label: str | None, signature: str | None = None) -> ModelRef:
+    """Check the choice of model, version or label, and signature (default ``serving_default``)."""
+    if not model:
+        raise invalid_argument("a model name is required")
+    if version is not None and label is not None:
+        raise invalid_argument(f"choose a version or a label, not both (got version {version}, label {label!r})")
+    return ModelRef(model, version, label, signature or DEFAULT_SIGNATURE)
+
+
+def _cache_key(ref: ModelRef) -> tuple[str, int | None, str | None]:
+    return ref.name, ref.version, ref.label
+
+
+def _input_arrays(signature_name: str, spec: SignatureSpec, inputs: Inputs) -> dict[str, np.ndarray]:
+    if not isinstance(inputs, Mapping):
+        if len(spec.inputs) != 1:
+            raise invalid_argument(
+                f'signature "{signature_name}" takes inputs {sorted(spec.inputs)}: pass a dict of them'
+            )
+        inputs = {next(iter(spec.inputs)): inputs}
+    missing, unknown = sorted(spec.inputs.keys() - inputs.keys()), sorted(inputs.keys() - spec.inputs.keys())
+    if missing or unknown:
+        raise invalid_argument(
+            f'signature "{signature_name}" takes inputs {sorted(spec.inputs)}; missing {missing}, unknown {unknown}'
+        )
+    return {alias: as_input_array(alias, value, spec.inputs[alias]) for alias, value in inputs.items()}
+
+
+def _output_names(spec: SignatureSpec, output_filter: Sequence[str] | None) -> list[str]:
+    """The outputs to return: all of them without a filter, else the filter's, each once."""
+    if not output_filter:
+        return list(spec.outputs)
+    unknown = [alias for alias in output_filter if alias not in spec.outputs]
+    if unknown:
+        raise invalid_argument(f"unknown outputs {unknown}; the signature has {sorted(spec.outputs)}")
+    return list(dict.fromkeys(output_filter))
+
+
+def _examples(examples: Sequence[ExampleLike]) -> list:
+    if not examples:
+        raise invalid_argument("classify and regress need at least one example")
+    return [to_example(example) for example in examples]
