@@ -54,3 +54,7 @@ class ClientError(Exception):
 def invalid_argument(message: str) -> ClientError:
     """An argument the client rejects before sending anything."""
     return ClientError("INVALID_ARGUMENT", message)
+
+
+class InputError(Exception):
+    """A local file or command-line value that cannot become a request (a bad image path, say)."""

@@ -45,6 +45,12 @@ class RestTransport:
     def predict(
         self, ref: ModelRef, inputs: dict[str, np.ndarray], signature: SignatureSpec, output_names: list[str], timeout: float
     ) -> dict[str, np.ndarray]:
+        if not inputs:
+            raise ClientError(
+                "UNIMPLEMENTED",
+                f'signature "{ref.signature}" takes no inputs, and TF Serving\'s REST API cannot call such a '
+                f"signature (it answers 'Failed to get input map for signature: {ref.signature}'): use gRPC",
+            )
         body = {"signature_name": ref.signature, "inputs": {alias: array.tolist() for alias, array in inputs.items()}}
         outputs = self._request("POST", model_path(ref, ":predict"), body, timeout)["outputs"]
         if len(signature.outputs) == 1:
