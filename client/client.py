@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, TypeVar, Union
 
 import numpy as np
+import tensorflow as tf
 
 from client.errors import ClientError, invalid_argument
 from client.examples import ExampleLike, to_example
@@ -74,7 +75,7 @@ class ServingClient:
         (strings as bytes), all of them or the ``output_filter`` ones.
         """
         ref = model_ref(model, version, label, signature)
-        spec = self._signature(ref)
+        spec = self.signature(model, signature, version, label)
         arrays = _input_arrays(ref.signature, spec, inputs)
         names = _output_names(spec, output_filter)
         return self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
@@ -112,6 +113,19 @@ class ServingClient:
         self._signatures[_cache_key(ref)] = signatures
         return signatures
 
+    def signature(
+        self, model: str, signature: str | None = None, version: int | None = None, label: str | None = None
+    ) -> SignatureSpec:
+        """One signature (default ``serving_default``), from the metadata this client keeps per model version."""
+        ref = model_ref(model, version, label, signature)
+        signatures = self._signatures.get(_cache_key(ref)) or self.metadata(model, version, label)
+        if ref.signature not in signatures:
+            raise ClientError(
+                "FAILED_PRECONDITION",
+                f'model "{model}" has no signature "{ref.signature}"; it has: {", ".join(signatures)}',
+            )
+        return signatures[ref.signature]
+
     def status(self, model: str, version: int | None = None) -> list[VersionStatus]:
         """Each version the server knows of, with its state (``AVAILABLE``, ``END``, …) and load error."""
         ref = model_ref(model, version, None)
@@ -142,15 +156,6 @@ class ServingClient:
 
     def _call(self, operation: Callable[[float], Result]) -> Result:
         return self._retry.call(operation, self.timeout)
-
-    def _signature(self, ref: ModelRef) -> SignatureSpec:
-        signatures = self._signatures.get(_cache_key(ref)) or self.metadata(ref.name, ref.version, ref.label)
-        if ref.signature not in signatures:
-            raise ClientError(
-                "FAILED_PRECONDITION",
-                f'model "{ref.name}" has no signature "{ref.signature}"; it has: {", ".join(signatures)}',
-            )
-        return signatures[ref.signature]
 
 
 def model_ref(model: str, version: int | None, label: str | None, signature: str | None = None) -> ModelRef:
@@ -191,7 +196,7 @@ def _output_names(spec: SignatureSpec, output_filter: Sequence[str] | None) -> l
     return list(dict.fromkeys(output_filter))
 
 
-def _examples(examples: Sequence[ExampleLike]) -> list:
+def _examples(examples: Sequence[ExampleLike]) -> list[tf.train.Example]:
     if not examples:
         raise invalid_argument("classify and regress need at least one example")
     return [to_example(example) for example in examples]

@@ -1,8 +1,9 @@
-"""The trainer's command line: `python -m trainer FAMILY MODEL [flags]`.
+"""The trainer's command line: `python -m trainer FAMILY JOB [flags]`.
 
-Each model is a `Job`: a config dataclass whose fields are the flags, optional presets such as `--quick`,
-and an entry point `train(config, command)`. The entry point is imported only when the job runs, so
-`--help` answers without loading TensorFlow. A new model is one more entry in `FAMILIES`.
+Each job (a model to train, or a data job such as `vision samples`) is a `Job`: a config dataclass whose
+fields are the flags, optional presets such as `--quick`, and an entry point `run(config, command)`. The
+entry point is imported only when the job runs, so `--help` answers without loading TensorFlow. A new job
+is one more entry in `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
+from trainer.vision.samples_config import SamplesConfig
 
 PROG = "python -m trainer"
 
@@ -31,7 +33,7 @@ class Preset:
 
 @dataclass(frozen=True)
 class Job:
-    """One trainable model: its config class, its presets and where its train function lives."""
+    """One job: its config class, its presets and where its entry point lives."""
 
     help: str
     config_cls: type
@@ -39,20 +41,25 @@ class Job:
     presets: Mapping[str, Preset] = field(default_factory=dict)
 
     def load(self) -> Callable[..., Any]:
-        """Import and return the train function named by entry_point ('module:function')."""
+        """Import and return the function named by entry_point ('module:function')."""
         module_name, function_name = self.entry_point.split(":")
         return getattr(importlib.import_module(module_name), function_name)
 
 
 FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
     "vision": (
-        "image models trained on MNIST-style datasets",
+        "image models trained on MNIST-style datasets, and sample images",
         {
             "classifier": Job(
                 help="image classifier (Fashion-MNIST / MNIST CNN)",
                 config_cls=ClassifierConfig,
                 entry_point="trainer.vision.classifier:train_classifier",
                 presets={"quick": Preset("a tiny fast run that still learns", QUICK_PRESET)},
+            ),
+            "samples": Job(
+                help="write images of a dataset split as PNG files with labels.csv (inputs for clients)",
+                config_cls=SamplesConfig,
+                entry_point="trainer.vision.samples:write_samples",
             ),
         },
     ),
@@ -73,12 +80,13 @@ def _preset_help(preset: Preset) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser for every family and model, with one flag per config field."""
-    parser = _Parser(prog=PROG, description="Train a model and export it as a TensorFlow SavedModel.")
+    """The parser for every family and job, with one flag per config field."""
+    description = "Train a model and export it as a TensorFlow SavedModel, or prepare its data."
+    parser = _Parser(prog=PROG, description=description)
     families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
     for family_name, (family_help, jobs) in FAMILIES.items():
         family_parser = families.add_parser(family_name, help=family_help, description=family_help)
-        models = family_parser.add_subparsers(dest="model", metavar="MODEL", required=True)
+        models = family_parser.add_subparsers(dest="model", metavar="JOB", required=True)
         for model_name, job in jobs.items():
             model_parser = models.add_parser(model_name, help=job.help, description=job.help)
             add_config_arguments(model_parser, job.config_cls)

@@ -1,7 +1,8 @@
 """Job configs as dataclasses of flags: one field per flag, with the literature's default and a help line.
 
 The CLI turns each field into `--field-name`, so a job's options are written once, in its config class.
-Flags left out on the command line take the preset's value (e.g. `--quick`) and then the field default.
+Flags left out on the command line take the preset's value (e.g. `--quick`) and then the field default; a
+field declared with `flag(REQUIRED, ...)` has no default and becomes a required flag.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 
 from trainer.errors import TrainerError
 
+REQUIRED: Any = dataclasses.MISSING
+
 
 def flag(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    """A config field that is also a command-line flag with one line of help."""
+    """A config field that is also a command-line flag with one line of help (default REQUIRED: no default)."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
@@ -47,9 +50,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
     for field in dataclasses.fields(config_cls):
         value_type, _ = _value_type(hints[field.name])
         help_text = field.metadata["help"]
-        if field.default is not None:
+        required = field.default is REQUIRED
+        if not required and field.default is not None:
             help_text += f" (default: {field.default})"
-        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text, "dest": field.name}
+        kwargs: dict[str, Any] = {
+            "default": argparse.SUPPRESS, "help": help_text, "dest": field.name, "required": required
+        }
         if value_type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif field.metadata["choices"]:

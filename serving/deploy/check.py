@@ -26,6 +26,7 @@ from serving.deploy.layout import (
     COMPOSE_FILE,
     CONFIG_CHECKSUM_ANNOTATION,
     CONFIG_FILES,
+    GENERATE_COMMAND,
     GENERATED_MARK,
     K8S_FILES,
     MODELS_CONFIG,
@@ -36,6 +37,7 @@ from serving.deploy.layout import (
 )
 from serving.deploy.manifest_checks import compose_problems, dig, kubernetes_problems
 
+DEFAULT_MAX_BATCH_SIZE = 1000  # TensorFlow's SharedBatchScheduler default when the field is unset
 CONFIG_MESSAGES = {
     MODELS_CONFIG: model_server_config_pb2.ModelServerConfig,
     BATCHING_CONFIG: BatchingParameters,
@@ -124,7 +126,7 @@ def config_value_problems(files: DeployFiles) -> list[str]:
     problems = []
     batching = files.configs.get(BATCHING_CONFIG)
     if batching is not None:
-        largest = batching.max_batch_size.value
+        largest = batching.max_batch_size.value if batching.HasField("max_batch_size") else DEFAULT_MAX_BATCH_SIZE
         if largest < 1:
             problems.append(f"{BATCHING_CONFIG}: max_batch_size is {largest}, expected >= 1")
         if batching.allowed_batch_sizes and batching.allowed_batch_sizes[-1] != largest:
@@ -165,7 +167,7 @@ def stale_problems(files: DeployFiles) -> list[str]:
     if command is None:
         return [f"{MODELS_CONFIG}: the header names no generate command"]
     try:
-        options = generate.parse_options(command[3:])
+        options = generate.parse_options(command[len(shlex.split(GENERATE_COMMAND)):])
     except SystemExit:
         return [f"{MODELS_CONFIG}: the header's command does not parse: {shlex.join(command)}"]
     expected = generate.render(options, _generator_directory(files.directory, options.out))
@@ -184,7 +186,7 @@ def _generator_directory(deploy_dir: str, out: str) -> str:
 
 def _recorded_command(text: str) -> list[str] | None:
     lines = text.splitlines()
-    if len(lines) < 2 or not lines[1].startswith("#   python -m serving.deploy.generate "):
+    if len(lines) < 2 or not lines[1].startswith(f"#   {GENERATE_COMMAND} "):
         return None
     return shlex.split(lines[1][len("#"):])
 

@@ -27,6 +27,7 @@ from serving.deploy import manifests
 from serving.deploy.layout import (
     BATCHING_CONFIG,
     COMPOSE_FILE,
+    GENERATE_COMMAND,
     GENERATED_MARK,
     K8S_FILES,
     MODELS_CONFIG,
@@ -107,7 +108,7 @@ def parse_options(argv: list[str]) -> GenerateOptions:
 
 def command_line(options: GenerateOptions) -> str:
     """The command that regenerates exactly these files, written into every file's header."""
-    argv = ["python", "-m", "serving.deploy.generate", "--saved-models", options.saved_models, "--out", options.out,
+    argv = [*shlex.split(GENERATE_COMMAND), "--saved-models", options.saved_models, "--out", options.out,
             "--image", options.image, "--replicas", str(options.replicas), "--gpus", str(options.gpus),
             "--models-storage", options.models_storage]
     if options.gpu_memory_fraction is not None:
@@ -116,7 +117,7 @@ def command_line(options: GenerateOptions) -> str:
 
 
 def header(options: GenerateOptions, notes: list[str]) -> str:
-    """``#`` comment lines: the generated mark, the command, then what the file is for (valid in YAML and text protos)."""
+    """``#`` comment lines (valid in YAML and text protos): the generated mark, the command, what the file is for."""
     lines = [f"{GENERATED_MARK}; do not edit. Regenerate with:", f"#   {command_line(options)}", "#"]
     for note in notes:
         lines += textwrap.wrap(note, COMMENT_WIDTH, initial_indent="# ", subsequent_indent="#   ")
@@ -128,7 +129,9 @@ def models_config_text(models: list[str]) -> str:
     config = model_server_config_pb2.ModelServerConfig()
     config.model_config_list.SetInParent()
     for name in models:
-        config.model_config_list.config.add(name=name, base_path=container_model_path(name), model_platform="tensorflow")
+        config.model_config_list.config.add(
+            name=name, base_path=container_model_path(name), model_platform="tensorflow"
+        )
     return text_format.MessageToString(config)
 
 

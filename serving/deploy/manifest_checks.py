@@ -40,7 +40,13 @@ def dig(node: object, *path: str | int) -> object:
 
 
 def as_list(node: object) -> list:
+    """``node`` if it is a YAML list, else an empty list."""
     return node if isinstance(node, list) else []
+
+
+def index_by(items: object, key: str) -> dict[str, dict]:
+    """The mappings of a YAML list by their string ``key``; entries without one are skipped."""
+    return {item[key]: item for item in as_list(items) if isinstance(item, dict) and isinstance(item.get(key), str)}
 
 
 def parse_flags(argv: object) -> dict[str, str]:
@@ -53,7 +59,9 @@ def parse_flags(argv: object) -> dict[str, str]:
     return flags
 
 
-def server_flag_problems(where: str, flags: dict[str, str], mount_problem: Callable[[str, str], str | None]) -> list[str]:
+def server_flag_problems(
+    where: str, flags: dict[str, str], mount_problem: Callable[[str, str], str | None]
+) -> list[str]:
     """The ports, the config files (each mounted where its flag points), batching and the health service."""
     problems = [
         f"{where}: --{flag}={flags.get(flag)} but the deployment files use {port}"
@@ -77,8 +85,7 @@ def compose_problems(compose: dict, deploy_dir: str, saved_models: str) -> list[
     service = dig(compose, "services", APP_NAME)
     if not isinstance(service, dict):
         return [f"{COMPOSE_FILE}: no service {APP_NAME!r} under services"]
-    volumes = [volume for volume in as_list(service.get("volumes")) if isinstance(volume, dict)]
-    mounted = {volume.get("target"): volume for volume in volumes}
+    mounted = index_by(service.get("volumes"), "target")
 
     def mount_problem(path: str, file_name: str) -> str | None:
         return _bind_problem(mounted.get(path), deploy_dir, os.path.join(deploy_dir, file_name))
@@ -87,11 +94,11 @@ def compose_problems(compose: dict, deploy_dir: str, saved_models: str) -> list[
     models_problem = _bind_problem(mounted.get(CONTAINER_MODELS_DIR), deploy_dir, saved_models)
     if models_problem is not None:
         problems.append(f"{COMPOSE_FILE}: the models mount at {CONTAINER_MODELS_DIR} {models_problem}")
-    published = {(dig(port, "target"), dig(port, "published")) for port in as_list(service.get("ports"))}
+    published = {str(dig(port, "target")): str(dig(port, "published")) for port in as_list(service.get("ports"))}
     problems += [
         f"{COMPOSE_FILE}: port {port} is not published as {port}:{port}"
         for port in (GRPC_PORT, REST_PORT)
-        if (port, port) not in published and (port, str(port)) not in published
+        if published.get(str(port)) != str(port)
     ]
     return problems + _compose_gpu_problems(service) + _compose_health_problems(service)
 
@@ -134,8 +141,8 @@ def kubernetes_problems(objects: dict[str, dict]) -> list[str]:
     if container is None:
         return [f"{DEPLOYMENT}: no container named {APP_NAME!r}"]
     pod = dig(objects["Deployment"], "spec", "template", "spec")
-    volumes = {volume.get("name"): volume for volume in as_list(dig(pod, "volumes")) if isinstance(volume, dict)}
-    mounts = {mount.get("mountPath"): mount for mount in as_list(container.get("volumeMounts")) if isinstance(mount, dict)}
+    volumes = index_by(dig(pod, "volumes"), "name")
+    mounts = index_by(container.get("volumeMounts"), "mountPath")
 
     def mount_problem(path: str, file_name: str) -> str | None:
         return _config_map_mount_problem(path, file_name, mounts, volumes, objects.get("ConfigMap"))
@@ -149,13 +156,12 @@ def kubernetes_problems(objects: dict[str, dict]) -> list[str]:
 
 
 def _server_container(deployment: dict | None) -> dict | None:
-    for container in as_list(dig(deployment, "spec", "template", "spec", "containers")):
-        if dig(container, "name") == APP_NAME:
-            return container
-    return None
+    return index_by(dig(deployment, "spec", "template", "spec", "containers"), "name").get(APP_NAME)
 
 
-def _config_map_mount_problem(path: str, file_name: str, mounts: dict, volumes: dict, config_map: dict | None) -> str | None:
+def _config_map_mount_problem(
+    path: str, file_name: str, mounts: dict, volumes: dict, config_map: dict | None
+) -> str | None:
     """Why ``path`` is not the ConfigMap key ``file_name`` in a mounted ConfigMap volume, or None if it is."""
     directory, key = os.path.split(path)
     volume = volumes.get(dig(mounts.get(directory), "name"))
@@ -172,7 +178,9 @@ def _models_volume_problems(mounts: dict, volumes: dict, claim: dict | None) -> 
     mount = mounts.get(CONTAINER_MODELS_DIR)
     if mount is None:
         return [f"{DEPLOYMENT}: nothing is mounted at {CONTAINER_MODELS_DIR}"]
-    problems = [] if mount.get("readOnly") is True else [f"{DEPLOYMENT}: {CONTAINER_MODELS_DIR} is not mounted readOnly"]
+    problems = []
+    if mount.get("readOnly") is not True:
+        problems.append(f"{DEPLOYMENT}: {CONTAINER_MODELS_DIR} is not mounted readOnly")
     claim_name = dig(volumes.get(mount.get("name")), "persistentVolumeClaim", "claimName")
     if claim_name is not None and claim_name != dig(claim, "metadata", "name"):
         problems.append(f"{DEPLOYMENT}: the models volume claims {claim_name}, which "
@@ -182,7 +190,7 @@ def _models_volume_problems(mounts: dict, volumes: dict, claim: dict | None) -> 
 
 def _gpu_limit_problems(container: dict) -> list[str]:
     gpus = dig(container, "resources", "limits", GPU_RESOURCE)
-    if isinstance(gpus, int) and gpus >= 1:
+    if str(gpus).isdigit() and int(gpus) >= 1:
         return []
     return [f"{DEPLOYMENT}: resources.limits.{GPU_RESOURCE} is {gpus}, expected a GPU count >= 1"]
 
@@ -221,7 +229,8 @@ def _port_problems(container: dict, service: dict | None) -> list[str]:
 
 
 def _selector_problems(deployment: dict, service: dict | None) -> list[str]:
-    labels = dig(deployment, "spec", "template", "metadata", "labels") or {}
+    labels = dig(deployment, "spec", "template", "metadata", "labels")
+    labels = labels if isinstance(labels, dict) else {}
     problems = []
     for where, selector in ((DEPLOYMENT, dig(deployment, "spec", "selector", "matchLabels")),
                             (SERVICE, dig(service, "spec", "selector"))):

@@ -67,6 +67,20 @@ def dataset_dir_writer() -> Callable[..., Path]:
     return write_dataset_dir
 
 
+@pytest.fixture
+def error_line(capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """Reads stderr and returns its one `error:` line, failing the test on a traceback or on more lines."""
+
+    def read() -> str:
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1, captured.err
+        return lines[0]
+
+    return read
+
+
 @dataclass(frozen=True)
 class TinyRun:
     """A finished `python -m trainer vision classifier` run on synthetic data."""

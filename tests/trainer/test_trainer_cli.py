@@ -17,14 +17,6 @@ from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _error_line(capsys) -> str:
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, captured.err
-    return lines[0]
-
-
 def test_help_documents_every_config_field():
     result = subprocess.run(
         [sys.executable, "-m", "trainer", "vision", "classifier", "--help"],
@@ -60,39 +52,39 @@ def test_quick_preset_fills_unset_flags_and_explicit_flags_win():
         (["vision", "classifier", "--model-name", "../up"], "model name '../up' must match"),
     ],
 )
-def test_bad_flags_exit_2_with_one_line(capsys, argv, expected):
+def test_bad_flags_exit_2_with_one_line(error_line, argv, expected):
     assert main(argv) == 2
-    assert expected in _error_line(capsys)
+    assert expected in error_line()
 
 
-def test_missing_data_dir_exits_2_and_creates_no_run_dir(capsys, tmp_path):
+def test_missing_data_dir_exits_2_and_creates_no_run_dir(error_line, tmp_path):
     argv = ["vision", "classifier", "--data-dir", str(tmp_path / "absent"), "--run-dir", str(tmp_path / "run")]
     assert main([*argv, "--export-root", str(tmp_path / "saved_models")]) == 2
-    assert "is not a directory" in _error_line(capsys)
+    assert "is not a directory" in error_line()
     assert not (tmp_path / "run").exists() and not (tmp_path / "saved_models").exists()
 
 
-def test_empty_data_dir_exits_2_naming_the_missing_files(capsys, tmp_path):
+def test_empty_data_dir_exits_2_naming_the_missing_files(error_line, tmp_path):
     argv = ["vision", "classifier", "--data-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")]
     assert main([*argv, "--export-root", str(tmp_path / "saved_models")]) == 2
-    assert "lacks train-images-idx3-ubyte.gz" in _error_line(capsys)
+    assert "lacks train-images-idx3-ubyte.gz" in error_line()
 
 
-def test_name_taken_by_another_family_exits_2_and_leaves_it_untouched(capsys, tmp_path, dataset_dir_writer):
+def test_name_taken_by_another_family_exits_2_and_leaves_it_untouched(error_line, tmp_path, dataset_dir_writer):
     model_json = tmp_path / "saved_models" / "shared_name" / "1" / "assets.extra" / "model.json"
     model_json.parent.mkdir(parents=True)
     model_json.write_text(json.dumps({"family": "vae"}))
     argv = ["vision", "classifier", "--data-dir", str(dataset_dir_writer(tmp_path / "data", train=8, test=4))]
     argv += ["--export-root", str(tmp_path / "saved_models"), "--model-name", "shared_name"]
     assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 2
-    assert "family 'vae', not 'image_classifier'" in _error_line(capsys)
+    assert "family 'vae', not 'image_classifier'" in error_line()
     assert sorted(p.name for p in (tmp_path / "saved_models" / "shared_name").iterdir()) == ["1"]
     assert json.loads(model_json.read_text()) == {"family": "vae"} and not (tmp_path / "run").exists()
 
 
-def test_export_root_that_is_a_file_exits_2_before_training(capsys, tmp_path, dataset_dir_writer):
+def test_export_root_that_is_a_file_exits_2_before_training(error_line, tmp_path, dataset_dir_writer):
     (tmp_path / "saved_models").write_text("not a folder")
     argv = ["vision", "classifier", "--data-dir", str(dataset_dir_writer(tmp_path / "data", train=8, test=4))]
     assert main([*argv, "--export-root", str(tmp_path / "saved_models"), "--run-dir", str(tmp_path / "run")]) == 2
-    assert "saved_models exists and is not a directory" in _error_line(capsys)
+    assert "saved_models exists and is not a directory" in error_line()
     assert not (tmp_path / "run").exists()

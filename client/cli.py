@@ -1,0 +1,238 @@
+"""``python -m client``: call a served model from the shell over gRPC or REST.
+
+Results go to stdout; the latency of every call goes to stderr, so ``contract > model.json`` stays
+clean. Failures print one line: exit code 1 when a call fails (bad address, unknown model, server
+error), 2 when the command line or a local file is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from client.client import METADATA_SIGNATURE, ServingClient
+from client.errors import ClientError, InputError
+from client.images import image_input, load_images
+from client.messages import DEFAULT_SIGNATURE, SignatureSpec
+
+DEFAULT_GRPC_TARGET = "localhost:8500"
+PROBABILITY_OUTPUTS = ("probabilities", "scores")
+"""Outputs read as class probabilities, in this order of preference, when a model has several float outputs."""
+Result = TypeVar("Result")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per client call, each documenting its options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m client",
+        description="Call models on a TensorFlow Serving compatible server (ours or the real one).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_predict(commands)
+    status = commands.add_parser(
+        "status", parents=[_connection_options(), _model_option()], help="version states of a model",
+        description="Each version of the model the server knows: its state and load error.",
+    )
+    status.add_argument("--version", type=int, help="only this version")
+    status.set_defaults(run=run_status)
+    metadata = commands.add_parser(
+        "metadata", parents=[_connection_options(), _model_option(), _version_options()],
+        help="signatures of a model", description="The model's signatures: inputs and outputs with dtype and shape.",
+    )
+    metadata.set_defaults(run=run_metadata)
+    contract = commands.add_parser(
+        "contract", parents=[_connection_options(), _model_option(), _version_options()],
+        help="model.json of a model (gRPC)",
+        description="The model's model.json, read from its 'metadata' signature. TF Serving's REST API cannot "
+        "call a signature without inputs, so this needs gRPC.",
+    )
+    contract.set_defaults(run=run_contract)
+    listing = commands.add_parser(
+        "list", parents=[_connection_options()], help="every model (our server's REST extension)",
+        description="Every model with its versions and labels: GET /v1/models, our server's extension (needs --rest).",
+    )
+    listing.set_defaults(run=run_list)
+    return parser
+
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser(
+        "predict", parents=[_connection_options(), _model_option(), _version_options()],
+        help="run a signature on images or tensors",
+        description="Run a signature. With --image, the files are read with OpenCV, resized and converted to the "
+        "image input the signature declares (e.g. 28x28x1 uint8), and the top classes are printed.",
+    )
+    predict.add_argument("--signature", help=f"signature to run (default {DEFAULT_SIGNATURE})")
+    data = predict.add_mutually_exclusive_group(required=True)
+    data.add_argument("--image", nargs="+", metavar="PNG_OR_JPG", help="image files, sent as one batch")
+    data.add_argument(
+        "--input", action="append", metavar="NAME=VALUE",
+        help="one input tensor, repeated for each input: NAME=FILE.npy or NAME=JSON (e.g. x='[1.0, 2.0]'); "
+        "a VALUE that is not JSON is sent as a string",
+    )
+    predict.add_argument("--output", action="append", metavar="NAME", help="return only this output (repeatable)")
+    predict.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    predict.set_defaults(run=run_predict)
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    where = options.add_mutually_exclusive_group()
+    where.add_argument("--server", metavar="HOST:PORT", help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET})")
+    where.add_argument("--rest", metavar="URL", help="use the REST API at URL instead, e.g. http://localhost:8501")
+    options.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included (default 10)")
+    options.add_argument("--retries", type=int, default=3, help="extra attempts while the server is unavailable (default 3)")
+    return options
+
+
+def _model_option() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--model", required=True, help="name of the model on the server")
+    return options
+
+
+def _version_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    choice = options.add_mutually_exclusive_group()
+    choice.add_argument("--version", type=int, help="this version (default: the latest)")
+    choice.add_argument("--label", help="the version with this label, e.g. stable")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code instead of raising (usage errors exit 2 through argparse)."""
+    args = build_parser().parse_args(argv)
+    try:
+        with connect(args) as client:
+            args.run(client, args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ClientError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def connect(args: argparse.Namespace) -> ServingClient:
+    if args.rest:
+        return ServingClient(args.rest, "rest", timeout=args.timeout, retries=args.retries)
+    return ServingClient(args.server or DEFAULT_GRPC_TARGET, "grpc", timeout=args.timeout, retries=args.retries)
+
+
+def timed(what: str, call: Callable[[], Result]) -> Result:
+    """``call()``, printing how long it took to stderr."""
+    started = time.perf_counter()
+    result = call()
+    print(f"{what}: {(time.perf_counter() - started) * 1000:.1f} ms", file=sys.stderr)
+    return result
+
+
+def run_predict(client: ServingClient, args: argparse.Namespace) -> None:
+    signature_name = args.signature or DEFAULT_SIGNATURE
+    signatures = timed(f"metadata {args.model}", lambda: client.metadata(args.model, args.version, args.label))
+    spec = client.signature(args.model, signature_name, args.version, args.label)
+    if args.image:
+        image_spec = image_input(signature_name, spec)
+        inputs: dict[str, Any] = {image_spec.name: load_images(args.image, image_spec)}
+    else:
+        inputs = dict(parse_input(item) for item in args.input)
+    outputs = timed(
+        f"predict {args.model}/{signature_name}",
+        lambda: client.predict(args.model, inputs, signature_name, args.version, args.label, args.output),
+    )
+    scores = probability_output(spec, outputs) if args.image else None
+    if scores is None:
+        print_outputs(outputs)
+        return
+    names = class_names(client, args, signatures, signature_name, scores)
+    print_top_classes(args.image, outputs[scores], names, args.top)
+
+
+def parse_input(item: str) -> tuple[str, Any]:
+    """``NAME=FILE.npy`` or ``NAME=JSON``; anything that is not JSON is the string itself."""
+    name, separator, value = item.partition("=")
+    if not separator or not name:
+        raise InputError(f"--input takes NAME=VALUE; got {item!r}")
+    if value.endswith(".npy"):
+        try:
+            return name, np.load(value, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot load input {name!r} from {value!r}: {error}") from None
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def probability_output(spec: SignatureSpec, outputs: dict[str, np.ndarray]) -> str | None:
+    """The [N,K] float output holding class probabilities, if the signature has a clear one."""
+    candidates = [alias for alias, array in outputs.items() if array.ndim == 2 and spec.outputs[alias].dtype.is_floating]
+    preferred = [alias for alias in PROBABILITY_OUTPUTS if alias in candidates]
+    if preferred:
+        return preferred[0]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def class_names(
+    client: ServingClient, args: argparse.Namespace, signatures: dict[str, SignatureSpec], signature: str, output: str
+) -> list[str] | None:
+    """The labels model.json gives for ``output``; None when the contract cannot be read (REST, no contract)."""
+    if METADATA_SIGNATURE not in signatures:
+        return None
+    try:
+        contract = timed(f"contract {args.model}", lambda: client.contract(args.model, args.version, args.label))
+    except ClientError as error:
+        if error.code != "UNIMPLEMENTED":
+            raise
+        return None
+    described = contract.get("outputs", {}).get(signature, {}).get(output, {})
+    return described.get("labels") or contract.get("labels")
+
+
+def print_top_classes(paths: list[str], scores: np.ndarray, names: list[str] | None, top: int) -> None:
+    for path, row in zip(paths, scores):
+        print(path)
+        for index in np.argsort(row)[::-1][:top]:
+            name = names[index] if names and index < len(names) else f"class {index}"
+            print(f"  {row[index]:.4f}  {name}")
+
+
+def print_outputs(outputs: dict[str, np.ndarray]) -> None:
+    for alias, array in outputs.items():
+        print(f"{alias} {array.dtype} {list(array.shape)}")
+        print(np.array2string(array, threshold=100))
+
+
+def run_status(client: ServingClient, args: argparse.Namespace) -> None:
+    statuses = timed(f"status {args.model}", lambda: client.status(args.model, args.version))
+    print(f"{'version':>8}  {'state':<10} error")
+    for status in statuses:
+        print(f"{status.version:>8}  {status.state:<10} {status.error}".rstrip())
+
+
+def run_metadata(client: ServingClient, args: argparse.Namespace) -> None:
+    signatures = timed(f"metadata {args.model}", lambda: client.metadata(args.model, args.version, args.label))
+    for name, signature in signatures.items():
+        print(f"{name}  ({signature.method_name})")
+        for kind, tensors in (("in ", signature.inputs), ("out", signature.outputs)):
+            for alias, spec in tensors.items():
+                print(f"  {kind}  {alias:<16} {spec.dtype.name:<8} {spec.shape}")
+
+
+def run_contract(client: ServingClient, args: argparse.Namespace) -> None:
+    contract = timed(f"contract {args.model}", lambda: client.contract(args.model, args.version, args.label))
+    print(json.dumps(contract, indent=2))
+
+
+def run_list(client: ServingClient, args: argparse.Namespace) -> None:
+    models = timed("list", client.list_models)
+    for model in models:
+        versions = ", ".join(f"{status.version} {status.state}" for status in model.versions)
+        labels = ", ".join(f"{label}={version}" for label, version in sorted(model.labels.items()))
+        print(f"{model.name}  versions: {versions or '-'}  labels: {labels or '-'}")
