@@ -59,6 +59,7 @@ class ServingClient:
             GrpcTransport(target, max_message_bytes, self._retry) if transport == "grpc" else RestTransport(target)
         )
         self._signatures: dict[tuple[str, int | None, str | None], dict[str, SignatureSpec]] = {}
+        self._closed = False
 
     def predict(
         self,
@@ -145,7 +146,8 @@ class ServingClient:
         return self._call(self._transport.list_models)
 
     def close(self) -> None:
-        """Close the channel or the connections."""
+        """Close the channel or the connections; later calls raise FAILED_PRECONDITION."""
+        self._closed = True
         self._transport.close()
 
     def __enter__(self) -> ServingClient:
@@ -155,6 +157,8 @@ class ServingClient:
         self.close()
 
     def _call(self, operation: Callable[[float], Result]) -> Result:
+        if self._closed:
+            raise ClientError("FAILED_PRECONDITION", f"the client of {self.target} is closed")
         return self._retry.call(operation, self.timeout)
 
 

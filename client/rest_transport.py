@@ -58,8 +58,9 @@ class RestTransport:
         return {alias: from_json_value(outputs[alias], signature.outputs[alias]) for alias in output_names}
 
     def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> list[list[tuple[str, float]]]:
+        """Scores are float32 on the server; they are rounded to float32 here so both transports agree."""
         results = self._request("POST", model_path(ref, ":classify"), _examples_body(ref, examples), timeout)["results"]
-        return [[(label, float(score)) for label, score in classes] for classes in results]
+        return [[(label, float(np.float32(score))) for label, score in classes] for classes in results]
 
     def regress(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> np.ndarray:
         results = self._request("POST", model_path(ref, ":regress"), _examples_body(ref, examples), timeout)["results"]

@@ -33,12 +33,13 @@ class Preset:
 
 @dataclass(frozen=True)
 class Job:
-    """One job: its config class, its presets and where its entry point lives."""
+    """One job: its config class, its presets, where its entry point lives and what to do after Ctrl-C."""
 
     help: str
     config_cls: type
     entry_point: str
     presets: Mapping[str, Preset] = field(default_factory=dict)
+    after_interrupt: str = "run the same command again"
 
     def load(self) -> Callable[..., Any]:
         """Import and return the function named by entry_point ('module:function')."""
@@ -55,11 +56,13 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 config_cls=ClassifierConfig,
                 entry_point="trainer.vision.classifier:train_classifier",
                 presets={"quick": Preset("a tiny fast run that still learns", QUICK_PRESET)},
+                after_interrupt="run the same command with the same --run-dir to resume",
             ),
             "samples": Job(
                 help="write images of a dataset split as PNG files with labels.csv (inputs for clients)",
                 config_cls=SamplesConfig,
                 entry_point="trainer.vision.samples:write_samples",
+                after_interrupt="nothing was written; run the same command again",
             ),
         },
     ),
@@ -105,15 +108,17 @@ def _chosen_preset(job: Job, args: argparse.Namespace) -> Mapping[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the job the arguments name; return the process exit status (2 for errors the user can fix)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    after_interrupt = Job.after_interrupt
     try:
         args = build_parser().parse_args(arguments)
         job = FAMILIES[args.family][1][args.model]
+        after_interrupt = job.after_interrupt
         config = config_from_args(job.config_cls, args, _chosen_preset(job, args))
         job.load()(config, command=[*PROG.split(), *arguments])
     except TrainerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: run the same command with the same --run-dir to resume", file=sys.stderr)
+        print(f"interrupted: {after_interrupt}", file=sys.stderr)
         return 130
     return 0
