@@ -72,8 +72,8 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--image", nargs="+", metavar="PNG_OR_JPG", help="image files, sent as one batch")
     data.add_argument(
         "--input", action="append", metavar="NAME=VALUE",
-        help="one input tensor, repeated for each input: NAME=FILE.npy or NAME=JSON (e.g. x='[1.0, 2.0]'); "
-        "a VALUE that is not JSON is sent as a string",
+        help="one input tensor, repeated for each input: NAME=FILE.npy or NAME=JSON, e.g. x='[1.0, 2.0]' or "
+        "tag='[\"text\"]'",
     )
     predict.add_argument("--output", action="append", metavar="NAME", help="return only this output (repeatable)")
     predict.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
@@ -83,10 +83,14 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 def _connection_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     where = options.add_mutually_exclusive_group()
-    where.add_argument("--server", metavar="HOST:PORT", help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET})")
+    where.add_argument(
+        "--server", metavar="HOST:PORT", help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET})"
+    )
     where.add_argument("--rest", metavar="URL", help="use the REST API at URL instead, e.g. http://localhost:8501")
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included (default 10)")
-    options.add_argument("--retries", type=int, default=3, help="extra attempts while the server is unavailable (default 3)")
+    options.add_argument(
+        "--retries", type=int, default=3, help="extra attempts while the server is unavailable (default 3)"
+    )
     return options
 
 
@@ -135,13 +139,12 @@ def timed(what: str, call: Callable[[], Result]) -> Result:
 
 def run_predict(client: ServingClient, args: argparse.Namespace) -> None:
     signature_name = args.signature or DEFAULT_SIGNATURE
+    inputs: dict[str, Any] = dict(parse_input(item) for item in args.input or [])
     signatures = timed(f"metadata {args.model}", lambda: client.metadata(args.model, args.version, args.label))
     spec = client.signature(args.model, signature_name, args.version, args.label)
     if args.image:
         image_spec = image_input(signature_name, spec)
-        inputs: dict[str, Any] = {image_spec.name: load_images(args.image, image_spec)}
-    else:
-        inputs = dict(parse_input(item) for item in args.input)
+        inputs = {image_spec.name: load_images(args.image, image_spec)}
     outputs = timed(
         f"predict {args.model}/{signature_name}",
         lambda: client.predict(args.model, inputs, signature_name, args.version, args.label, args.output),
@@ -155,7 +158,7 @@ def run_predict(client: ServingClient, args: argparse.Namespace) -> None:
 
 
 def parse_input(item: str) -> tuple[str, Any]:
-    """``NAME=FILE.npy`` or ``NAME=JSON``; anything that is not JSON is the string itself."""
+    """``NAME=FILE.npy`` or ``NAME=JSON`` as a name and a value."""
     name, separator, value = item.partition("=")
     if not separator or not name:
         raise InputError(f"--input takes NAME=VALUE; got {item!r}")
@@ -167,12 +170,14 @@ def parse_input(item: str) -> tuple[str, Any]:
     try:
         return name, json.loads(value)
     except ValueError:
-        return name, value
+        raise InputError(f"--input {name}: {value!r} is neither JSON nor a .npy file") from None
 
 
 def probability_output(spec: SignatureSpec, outputs: dict[str, np.ndarray]) -> str | None:
     """The [N,K] float output holding class probabilities, if the signature has a clear one."""
-    candidates = [alias for alias, array in outputs.items() if array.ndim == 2 and spec.outputs[alias].dtype.is_floating]
+    candidates = [
+        alias for alias, array in outputs.items() if array.ndim == 2 and spec.outputs[alias].dtype.is_floating
+    ]
     preferred = [alias for alias in PROBABILITY_OUTPUTS if alias in candidates]
     if preferred:
         return preferred[0]

@@ -17,7 +17,7 @@ import tensorflow as tf
 from client.errors import ClientError, invalid_argument
 from client.examples import ExampleLike, to_example
 from client.grpc_transport import GrpcTransport
-from client.messages import DEFAULT_SIGNATURE, ModelInfo, ModelRef, SignatureSpec, VersionStatus
+from client.messages import DEFAULT_SIGNATURE, Classifications, ModelInfo, ModelRef, SignatureSpec, VersionStatus
 from client.rest_transport import RestTransport
 from client.retry import RetryPolicy
 from client.tensors import as_input_array
@@ -88,7 +88,7 @@ class ServingClient:
         signature: str | None = None,
         version: int | None = None,
         label: str | None = None,
-    ) -> list[list[tuple[str, float]]]:
+    ) -> Classifications:
         """TF Serving's Classify API: for each example, its ``(label, score)`` pairs."""
         ref = model_ref(model, version, label, signature)
         protos = _examples(examples)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import Message
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -18,7 +21,15 @@ from tensorflow_serving.apis import (
 )
 
 from client.errors import HTTP_STATUS_BY_CODE, ClientError
-from client.messages import ModelInfo, ModelRef, SignatureSpec, VersionStatus, signatures_from_proto, statuses_from_proto
+from client.messages import (
+    Classifications,
+    ModelInfo,
+    ModelRef,
+    SignatureSpec,
+    VersionStatus,
+    signatures_from_proto,
+    statuses_from_proto,
+)
 from client.retry import RetryPolicy
 from client.tensors import from_tensor_proto, to_tensor_proto
 
@@ -35,7 +46,12 @@ class GrpcTransport:
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 
     def predict(
-        self, ref: ModelRef, inputs: dict[str, np.ndarray], signature: SignatureSpec, output_names: list[str], timeout: float
+        self,
+        ref: ModelRef,
+        inputs: dict[str, np.ndarray],
+        signature: SignatureSpec,
+        output_names: list[str],
+        timeout: float,
     ) -> dict[str, np.ndarray]:
         request = predict_pb2.PredictRequest(model_spec=model_spec(ref), output_filter=output_names)
         for alias, array in inputs.items():
@@ -43,7 +59,7 @@ class GrpcTransport:
         response = _call(self._predictions.Predict, request, timeout)
         return {alias: from_tensor_proto(response.outputs[alias]) for alias in output_names}
 
-    def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> list[list[tuple[str, float]]]:
+    def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> Classifications:
         request = classification_pb2.ClassificationRequest(model_spec=model_spec(ref), input=_example_input(examples))
         response = _call(self._predictions.Classify, request, timeout)
         return [
@@ -106,7 +122,7 @@ def _example_input(examples: list[tf.train.Example]) -> input_pb2.Input:
     return input_pb2.Input(example_list=input_pb2.ExampleList(examples=examples))
 
 
-def _call(method: grpc.UnaryUnaryMultiCallable, request, timeout: float):
+def _call(method: grpc.UnaryUnaryMultiCallable, request: Message, timeout: float) -> Any:
     try:
         return method(request, timeout=timeout)
     except grpc.RpcError as error:

@@ -29,7 +29,7 @@ def image_input(signature_name: str, signature: SignatureSpec) -> tf.TensorSpec:
         raise InputError(f'--image needs a signature with one input; "{signature_name}" has {sorted(signature.inputs)}')
     spec = next(iter(signature.inputs.values()))
     if spec.shape.rank not in (2, 3, 4) or (spec.shape.rank == 2 and _square_side(spec) is None):
-        raise InputError(f'input "{spec.name}" of "{signature_name}" has shape {spec.shape}; that is not an image batch')
+        raise InputError(f'input "{spec.name}" of "{signature_name}" has shape {spec.shape}: not an image batch')
     return spec
 
 

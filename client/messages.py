@@ -36,6 +36,10 @@ class SignatureSpec:
     outputs: dict[str, tf.TensorSpec]
 
 
+Classifications = list[list[tuple[str, float]]]
+"""For each example of a Classify call, its ``(label, score)`` pairs."""
+
+
 class VersionStatus(NamedTuple):
     """One version of a model as the server reports it; ``error`` is empty unless it failed."""
 

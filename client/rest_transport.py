@@ -20,7 +20,15 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from client.errors import CODE_BY_HTTP_STATUS, ClientError
 from client.examples import example_to_json
-from client.messages import ModelInfo, ModelRef, SignatureSpec, VersionStatus, signatures_from_proto, statuses_from_proto
+from client.messages import (
+    Classifications,
+    ModelInfo,
+    ModelRef,
+    SignatureSpec,
+    VersionStatus,
+    signatures_from_proto,
+    statuses_from_proto,
+)
 from client.tensors import from_json_value, json_dumps
 
 STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -43,7 +51,12 @@ class RestTransport:
         self._lock = threading.Lock()
 
     def predict(
-        self, ref: ModelRef, inputs: dict[str, np.ndarray], signature: SignatureSpec, output_names: list[str], timeout: float
+        self,
+        ref: ModelRef,
+        inputs: dict[str, np.ndarray],
+        signature: SignatureSpec,
+        output_names: list[str],
+        timeout: float,
     ) -> dict[str, np.ndarray]:
         if not inputs:
             raise ClientError(
@@ -52,34 +65,39 @@ class RestTransport:
                 f"signature (it answers 'Failed to get input map for signature: {ref.signature}'): use gRPC",
             )
         body = {"signature_name": ref.signature, "inputs": {alias: array.tolist() for alias, array in inputs.items()}}
-        outputs = self._request("POST", model_path(ref, ":predict"), body, timeout)["outputs"]
+        outputs = self._request("POST", model_path(ref, ":predict"), body, timeout, "outputs")
         if len(signature.outputs) == 1:
             outputs = {next(iter(signature.outputs)): outputs}
         return {alias: from_json_value(outputs[alias], signature.outputs[alias]) for alias in output_names}
 
-    def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> list[list[tuple[str, float]]]:
+    def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> Classifications:
         """Scores are float32 on the server; they are rounded to float32 here so both transports agree."""
-        results = self._request("POST", model_path(ref, ":classify"), _examples_body(ref, examples), timeout)["results"]
+        body = _examples_body(ref, examples)
+        results = self._request("POST", model_path(ref, ":classify"), body, timeout, "results")
         return [[(label, float(np.float32(score))) for label, score in classes] for classes in results]
 
     def regress(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> np.ndarray:
-        results = self._request("POST", model_path(ref, ":regress"), _examples_body(ref, examples), timeout)["results"]
+        body = _examples_body(ref, examples)
+        results = self._request("POST", model_path(ref, ":regress"), body, timeout, "results")
         return np.asarray(results, dtype=np.float32)
 
     def metadata(self, ref: ModelRef, timeout: float) -> dict[str, SignatureSpec]:
-        document = self._request("GET", model_path(ref, "/metadata"), None, timeout)
+        metadata = self._request("GET", model_path(ref, "/metadata"), None, timeout, "metadata")
         signature_map = json_format.ParseDict(
-            document["metadata"]["signature_def"], get_model_metadata_pb2.SignatureDefMap(), ignore_unknown_fields=True
+            metadata.get("signature_def", {}), get_model_metadata_pb2.SignatureDefMap(), ignore_unknown_fields=True
         )
         return signatures_from_proto(signature_map)
 
     def status(self, ref: ModelRef, timeout: float) -> list[VersionStatus]:
-        return _statuses(self._request("GET", model_path(ref, ""), None, timeout))
+        return _statuses(self._request("GET", model_path(ref, ""), None, timeout, "model_version_status"))
 
     def list_models(self, timeout: float) -> list[ModelInfo]:
         """Our server's ``GET /v1/models``; real TF Serving answers 400 ``Missing model name in request.``."""
-        document = self._request("GET", "/v1/models", None, timeout)
-        return [ModelInfo(model["name"], _statuses(model), model.get("labels", {})) for model in document["models"]]
+        models = self._request("GET", "/v1/models", None, timeout, "models")
+        return [
+            ModelInfo(model["name"], _statuses(model.get("model_version_status", [])), model.get("labels", {}))
+            for model in models
+        ]
 
     def close(self) -> None:
         with self._lock:
@@ -87,15 +105,16 @@ class RestTransport:
                 connection.close()
             self._connections.clear()
 
-    def _request(self, method: str, path: str, body: Any, timeout: float) -> Any:
+    def _request(self, method: str, path: str, body: Any, timeout: float, key: str) -> Any:
+        """``key`` of the JSON object the server answers; any other answer is a ClientError."""
         data = None if body is None else json_dumps(body)
         status, payload = self._exchange(method, path, data, timeout)
         if status != 200:
             raise _http_error(status, payload)
         try:
-            return json.loads(payload)
-        except ValueError:
-            raise ClientError("UNKNOWN", f"{method} {path}: the server answered 200 with a body that is not JSON") from None
+            return json.loads(payload)[key]
+        except (ValueError, KeyError, TypeError):
+            raise ClientError("UNKNOWN", f"{method} {path}: the server's answer has no JSON '{key}'") from None
 
     def _exchange(
         self, method: str, path: str, data: bytes | None, timeout: float, reopen: bool = True
@@ -163,9 +182,9 @@ def _examples_body(ref: ModelRef, examples: list[tf.train.Example]) -> dict[str,
     return {"signature_name": ref.signature, "examples": [example_to_json(example) for example in examples]}
 
 
-def _statuses(document: dict[str, Any]) -> list[VersionStatus]:
+def _statuses(version_statuses: list[Any]) -> list[VersionStatus]:
     response = json_format.ParseDict(
-        {"model_version_status": document.get("model_version_status", [])},
+        {"model_version_status": version_statuses},
         get_model_status_pb2.GetModelStatusResponse(),
         ignore_unknown_fields=True,
     )

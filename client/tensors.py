@@ -73,7 +73,8 @@ def _as_bytes_array(alias: str, value: Any) -> np.ndarray:
 
 def to_tensor_proto(array: np.ndarray, spec: tf.TensorSpec) -> tensor_pb2.TensorProto:
     """A request tensor: strings in ``string_val``, numbers in ``tensor_content``."""
-    proto = tensor_pb2.TensorProto(dtype=spec.dtype.as_datatype_enum, tensor_shape=tf.TensorShape(array.shape).as_proto())
+    shape = tf.TensorShape(array.shape).as_proto()
+    proto = tensor_pb2.TensorProto(dtype=spec.dtype.as_datatype_enum, tensor_shape=shape)
     if spec.dtype == tf.string:
         proto.string_val.extend(array.reshape(-1).tolist())
     else:

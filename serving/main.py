@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass
 
 import grpc
-
 import tensorflow as tf
 
 from serving import __version__

@@ -9,18 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from model_factory import export_half_plus, export_tiny_classifier, export_two_inputs  # noqa: E402
-from server_process import ServerHandle, start_in_process  # noqa: E402
-
-
-def write_config(path: str, models: dict[str, str], extra: str = "") -> str:
-    """A ModelServerConfig text file serving each ``name: base_path``."""
-    entries = "".join(
-        f"  config {{\n    name: '{name}'\n    base_path: '{base}'\n    model_platform: 'tensorflow'\n{extra}  }}\n"
-        for name, base in models.items()
-    )
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"model_config_list {{\n{entries}}}\n")
-    return path
+from server_process import ServerHandle, start_in_process, write_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -87,3 +87,14 @@ def wait_for_port(handle: ServerHandle, timeout: float) -> None:
         raise TimeoutError(f"server did not open port {handle.grpc_port} within {timeout} s")
     finally:
         channel.close()
+
+
+def write_config(path: str, models: dict[str, str], extra: str = "") -> str:
+    """A ModelServerConfig text file serving each ``name: base_path``."""
+    entries = "".join(
+        f"  config {{\n    name: '{name}'\n    base_path: '{base}'\n    model_platform: 'tensorflow'\n{extra}  }}\n"
+        for name, base in models.items()
+    )
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"model_config_list {{\n{entries}}}\n")
+    return path

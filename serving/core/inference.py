@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable, Mapping
 
+import grpc
 import numpy as np
 from google.protobuf import any_pb2
 from tensorflow.core.example import example_pb2
 from tensorflow.core.framework import types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -29,8 +29,7 @@ from serving.core.manager import ModelManager
 from serving.core.servable import Servable, check_inputs
 from serving.core.signature import DEFAULT_SIGNATURE, Signature
 from serving.core.tensors import to_ndarray, to_tensor_proto
-from serving.errors import ServingError, failed_precondition, invalid_argument, unavailable
-import grpc
+from serving.errors import ServingError, failed_precondition, invalid_argument
 
 Arrays = dict[str, np.ndarray]
 Runner = Callable[[Servable, Signature, Arrays, "float | None"], Arrays]

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 import tensorflow as tf
-from model_factory import TinyClassifier
+from contract_model import CONTRACT_MODEL, ContractedClassifier, target_of
 from server_process import ServerHandle, free_port, start_in_process
 
 from client import ServingClient
-
-CONTRACT_MODEL = "digits"
-DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-CONTRACT = {
-    "name": CONTRACT_MODEL,
-    "version": 1,
-    "family": "image_classifier",
-    "outputs": {"serving_default": {"probabilities": {"dtype": "float32", "shape": [None, 10], "labels": DIGIT_NAMES}}},
-    "labels": DIGIT_NAMES,
-}
-
-
-class ContractedClassifier(TinyClassifier):
-    """The tiny classifier plus the export contract's ``metadata`` signature (no inputs → ``model_json``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.model_json = tf.constant(json.dumps(CONTRACT))
-
-    @tf.function(input_signature=[])
-    def metadata(self):
-        return {"model_json": self.model_json}
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +25,6 @@ def contract_served(tmp_path_factory) -> ServerHandle:
     handle = start_in_process(f"--model_name={CONTRACT_MODEL}", f"--model_base_path={base}")
     yield handle
     handle.stop()
-
-
-def target_of(server: ServerHandle, transport: str) -> str:
-    return server.grpc_target if transport == "grpc" else server.rest_url
 
 
 @pytest.fixture(scope="module", params=["grpc", "rest"])

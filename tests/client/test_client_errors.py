@@ -13,6 +13,7 @@ BIG_ELEMENTS = 1_500_000
 """float32 values in a response of about 6 MB, more than gRPC's default 4 MB receive limit."""
 
 
+
 def raised_by(call) -> ClientError:
     with pytest.raises(ClientError) as raised:
         call()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CONTRACT, CONTRACT_MODEL, target_of
+from contract_model import CONTRACT, CONTRACT_MODEL, target_of
 
 from client import ClientError, ServingClient, VersionStatus
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28, 1), dtype=np.uint8)
+
 
 
 def x_example(x: float) -> tf.train.Example:

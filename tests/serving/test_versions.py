@@ -10,6 +10,8 @@ import grpc
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
+from model_factory import export_half_plus, write_warmup
+from server_process import start_in_process, write_config
 from tensorflow_serving.apis import (
     get_model_status_pb2,
     model_management_pb2,
@@ -18,10 +20,6 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 from tensorflow_serving.config import model_server_config_pb2
-
-from conftest import write_config
-from model_factory import export_half_plus, write_warmup
-from server_process import start_in_process
 
 AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
 END = get_model_status_pb2.ModelVersionStatus.END

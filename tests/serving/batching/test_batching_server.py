@@ -7,9 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
 from server_process import start_in_process
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 
 def test_batched_results_equal_unbatched(model_root, served, tmp_path):
