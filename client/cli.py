@@ -11,18 +11,19 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from client.client import METADATA_SIGNATURE, ServingClient
 from client.errors import ClientError, InputError
+from client.evaluate import evaluate_folder, read_labelled_folder
 from client.images import image_input, load_images
 from client.messages import DEFAULT_SIGNATURE, SignatureSpec
+from client.scores import probability_output
 
 DEFAULT_GRPC_TARGET = "localhost:8500"
-PROBABILITY_OUTPUTS = ("probabilities", "scores")
-"""Outputs read as class probabilities, in this order of preference, when a model has several float outputs."""
 Result = TypeVar("Result")
 
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every model with its versions and labels: GET /v1/models, our server's extension (needs --rest).",
     )
     listing.set_defaults(run=run_list)
+    _add_evaluate(commands)
     return parser
 
 
@@ -78,6 +80,21 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--output", action="append", metavar="NAME", help="return only this output (repeatable)")
     predict.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
     predict.set_defaults(run=run_predict)
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", parents=[_connection_options(), _model_option()],
+        help="accuracy and latency on a labelled image folder",
+        description="Classify every image listed in FOLDER/labels.csv (columns file,label_id, as written by "
+        "'python -m trainer vision samples') in batches, then print the accuracy, the latency per call "
+        "(p50, p99) and the images per second.",
+    )
+    evaluate.add_argument("--images", required=True, metavar="FOLDER", help="folder with labels.csv and the images")
+    evaluate.add_argument("--signature", help=f"signature to run (default {DEFAULT_SIGNATURE})")
+    evaluate.add_argument("--batch-size", type=int, default=32, help="images per call (default 32)")
+    evaluate.add_argument("--limit", type=int, help="only the first LIMIT images of labels.csv")
+    evaluate.set_defaults(run=run_evaluate)
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -173,17 +190,6 @@ def parse_input(item: str) -> tuple[str, Any]:
         raise InputError(f"--input {name}: {value!r} is neither JSON nor a .npy file") from None
 
 
-def probability_output(spec: SignatureSpec, outputs: dict[str, np.ndarray]) -> str | None:
-    """The [N,K] float output holding class probabilities, if the signature has a clear one."""
-    candidates = [
-        alias for alias, array in outputs.items() if array.ndim == 2 and spec.outputs[alias].dtype.is_floating
-    ]
-    preferred = [alias for alias in PROBABILITY_OUTPUTS if alias in candidates]
-    if preferred:
-        return preferred[0]
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def class_names(
     client: ServingClient, args: argparse.Namespace, signatures: dict[str, SignatureSpec], signature: str, output: str
 ) -> list[str] | None:
@@ -241,3 +247,9 @@ def run_list(client: ServingClient, args: argparse.Namespace) -> None:
         versions = ", ".join(f"{status.version} {status.state}" for status in model.versions)
         labels = ", ".join(f"{label}={version}" for label, version in sorted(model.labels.items()))
         print(f"{model.name}  versions: {versions or '-'}  labels: {labels or '-'}")
+
+
+def run_evaluate(client: ServingClient, args: argparse.Namespace) -> None:
+    images = read_labelled_folder(Path(args.images), args.limit)
+    evaluation = evaluate_folder(client, args.model, images, args.batch_size, args.signature)
+    print(evaluation.summary(client.transport))

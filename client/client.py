@@ -17,7 +17,14 @@ import tensorflow as tf
 from client.errors import ClientError, invalid_argument
 from client.examples import ExampleLike, to_example
 from client.grpc_transport import GrpcTransport
-from client.messages import DEFAULT_SIGNATURE, Classifications, ModelInfo, ModelRef, SignatureSpec, VersionStatus
+from client.messages import (
+    DEFAULT_SIGNATURE,
+    Classifications,
+    ModelInfo,
+    ModelRef,
+    SignatureSpec,
+    VersionStatus,
+)
 from client.rest_transport import RestTransport
 from client.retry import RetryPolicy
 from client.tensors import as_input_array
