@@ -21,7 +21,7 @@ import time
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,7 +94,7 @@ def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port:
     with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         results["gRPC"] = percentiles(lambda: stub.Predict(request, 30.0), args.requests, args.warmup)
-    body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}})
+    body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}}).encode()
     connection = http.client.HTTPConnection("localhost", rest_port)
 
     def rest_call() -> None:
@@ -109,6 +109,15 @@ def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port:
     return results
 
 
+def rpc_floor(grpc_port: int, args) -> tuple[float, float]:
+    """p50/p99 of GetModelStatus: a gRPC round trip through the same server that runs no model."""
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "bench"
+    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        return percentiles(lambda: stub.GetModelStatus(request, 30.0), args.requests, args.warmup)
+
+
 def main() -> None:
     args = parse_args()
     version_dir = latest_version(args.model_dir)
@@ -117,6 +126,8 @@ def main() -> None:
     server = start_server(args.model_dir, grpc_port, rest_port)
     try:
         print(f"model {version_dir}, signature {args.signature}, {args.requests} timed calls each")
+        floor50, floor99 = rpc_floor(grpc_port, args)
+        print(f"gRPC floor (GetModelStatus, no model run): p50 {floor50 * 1e3:.3f} ms, p99 {floor99 * 1e3:.3f} ms")
         print(f"{'batch':>5} {'path':<11} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
         for batch in (int(size) for size in args.batches.split(",")):
             results = bench_batch(signature_fn, args.signature, sample_inputs(signature_fn, batch), grpc_port, rest_port, args)

@@ -19,11 +19,12 @@ import numpy as np
 from client.client import METADATA_SIGNATURE, ServingClient
 from client.errors import ClientError, InputError
 from client.evaluate import evaluate_folder, read_labelled_folder
+from client.generate import add_generate_command
 from client.images import image_input, load_images
 from client.messages import DEFAULT_SIGNATURE, SignatureSpec
+from client.options import DEFAULT_GRPC_TARGET, connection_options, model_option, version_options
 from client.scores import probability_output
 
-DEFAULT_GRPC_TARGET = "localhost:8500"
 Result = TypeVar("Result")
 
 
@@ -36,35 +37,36 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_predict(commands)
     status = commands.add_parser(
-        "status", parents=[_connection_options(), _model_option()], help="version states of a model",
+        "status", parents=[connection_options(), model_option()], help="version states of a model",
         description="Each version of the model the server knows: its state and load error.",
     )
     status.add_argument("--version", type=int, help="only this version")
     status.set_defaults(run=run_status)
     metadata = commands.add_parser(
-        "metadata", parents=[_connection_options(), _model_option(), _version_options()],
+        "metadata", parents=[connection_options(), model_option(), version_options()],
         help="signatures of a model", description="The model's signatures: inputs and outputs with dtype and shape.",
     )
     metadata.set_defaults(run=run_metadata)
     contract = commands.add_parser(
-        "contract", parents=[_connection_options(), _model_option(), _version_options()],
+        "contract", parents=[connection_options(), model_option(), version_options()],
         help="model.json of a model (gRPC)",
         description="The model's model.json, read from its 'metadata' signature. TF Serving's REST API cannot "
         "call a signature without inputs, so this needs gRPC.",
     )
     contract.set_defaults(run=run_contract)
     listing = commands.add_parser(
-        "list", parents=[_connection_options()], help="every model (our server's REST extension)",
+        "list", parents=[connection_options()], help="every model (our server's REST extension)",
         description="Every model with its versions and labels: GET /v1/models, our server's extension (needs --rest).",
     )
     listing.set_defaults(run=run_list)
     _add_evaluate(commands)
+    add_generate_command(commands)
     return parser
 
 
 def _add_predict(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
-        "predict", parents=[_connection_options(), _model_option(), _version_options()],
+        "predict", parents=[connection_options(), model_option(), version_options()],
         help="run a signature on images or tensors",
         description="Run a signature. With --image, the files are read with OpenCV, resized and converted to the "
         "image input the signature declares (e.g. 28x28x1 uint8), and the top classes are printed.",
@@ -84,7 +86,7 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser(
-        "evaluate", parents=[_connection_options(), _model_option()],
+        "evaluate", parents=[connection_options(), model_option()],
         help="accuracy and latency on a labelled image folder",
         description="Classify every image listed in FOLDER/labels.csv (columns file,label_id, as written by "
         "'python -m trainer vision samples') in batches, then print the accuracy, the latency per call "
@@ -95,34 +97,6 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--batch-size", type=int, default=32, help="images per call (default 32)")
     evaluate.add_argument("--limit", type=int, help="only the first LIMIT images of labels.csv")
     evaluate.set_defaults(run=run_evaluate)
-
-
-def _connection_options() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    where = options.add_mutually_exclusive_group()
-    where.add_argument(
-        "--server", metavar="HOST:PORT", help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET})"
-    )
-    where.add_argument("--rest", metavar="URL", help="use the REST API at URL instead, e.g. http://localhost:8501")
-    options.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included (default 10)")
-    options.add_argument(
-        "--retries", type=int, default=3, help="extra attempts while the server is unavailable (default 3)"
-    )
-    return options
-
-
-def _model_option() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--model", required=True, help="name of the model on the server")
-    return options
-
-
-def _version_options() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    choice = options.add_mutually_exclusive_group()
-    choice.add_argument("--version", type=int, help="this version (default: the latest)")
-    choice.add_argument("--label", help="the version with this label, e.g. stable")
-    return options
 
 
 def main(argv: list[str] | None = None) -> int:

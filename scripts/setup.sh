@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv and installs the project with its test tools; installs Debian's Fashion-MNIST when it can.
+# Creates .venv and installs the project with its test tools; installs Debian's offline data when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +10,12 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
 
-if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "Installing Debian's dataset-fashion-mnist (offline Fashion-MNIST)..."
-  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-    || echo "warning: could not install dataset-fashion-mnist; the trainer will try Keras's download instead" >&2
+# Offline data from Debian: Fashion-MNIST for the vision trainers, fortunes for the char-LSTM's default corpus.
+missing=()
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+[ -d /usr/share/games/fortunes ] || missing+=(fortunes)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  (apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "warning: could not install ${missing[*]}; trainers fall back to downloads or --text/--data-dir" >&2
 fi

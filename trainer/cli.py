@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
+from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET
+from trainer.sequence.charlstm_config import CharLSTMConfig
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
 from trainer.vision.samples_config import SamplesConfig
 
@@ -63,6 +65,18 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 config_cls=SamplesConfig,
                 entry_point="trainer.vision.samples:write_samples",
                 after_interrupt="nothing was written; run the same command again",
+            ),
+        },
+    ),
+    "sequence": (
+        "character-level language models that generate text",
+        {
+            "charlstm": Job(
+                help="character-level LSTM text generator (2x512 LSTM; default corpus: Debian fortunes)",
+                config_cls=CharLSTMConfig,
+                entry_point="trainer.sequence.charlstm:train_charlstm",
+                presets={"quick": Preset("a tiny fast run that still learns", CHARLSTM_QUICK_PRESET)},
+                after_interrupt="run the same command with the same --run-dir to resume",
             ),
         },
     ),

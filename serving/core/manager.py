@@ -18,6 +18,7 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving.config.model_config import ModelConfig, ModelServerConfig, check_platforms_unchanged, validate
+from serving.core.heap import settle_heap
 from serving.core.servable import Servable
 from serving.core.source import BasePathMissing, aspired_versions, discover_versions
 from serving.errors import ServingError, failed_precondition, invalid_argument, not_found
@@ -78,6 +79,7 @@ class ModelManager:
         self._config = ModelServerConfig()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._heap_changed = False
 
     # ---- configuration -------------------------------------------------------------------------
     @property
@@ -131,6 +133,9 @@ class ModelManager:
                     self._refresh_aspired(entry)
                 self._load_aspired(entry)
                 self._unload_unaspired(entry)
+            if self._heap_changed:
+                self._heap_changed = False
+                settle_heap()
             self._changed.notify_all()
 
     def _refresh_aspired(self, entry: ModelEntry) -> None:
@@ -172,6 +177,7 @@ class ModelManager:
             return
         record.state, record.servable, record.error = State.AVAILABLE, servable, None
         entry.available = {**entry.available, record.version: servable}
+        self._heap_changed = True
         log.info("Successfully loaded servable version {name: %s version: %d}", name, record.version)
 
     def _record_failure(self, entry: ModelEntry, record: VersionRecord, error: ServingError) -> None:
@@ -205,6 +211,7 @@ class ModelManager:
         entry.available = {key: value for key, value in entry.available.items() if key != record.version}
         record.servable = None
         record.state, record.error = State.END, None
+        self._heap_changed = True
         log.info("Unloaded servable version {name: %s version: %d}", entry.config.name, record.version)
 
     # ---- waiting and polling ------------------------------------------------------------------
