@@ -19,6 +19,7 @@ import numpy as np
 from tensorflow.core.framework import types_pb2
 
 from serving.core.signature import Signature
+from serving.core.tensors import NUMPY_BY_DTYPE
 from serving.errors import ServingError, invalid_argument
 from serving.rest.json_messages import (
     array_tokens,
@@ -38,19 +39,9 @@ MAX_JSON_VALUES = 100_000_000
 BYTES_SUFFIX = "_bytes"
 
 NUMPY_DTYPES: dict[int, np.dtype] = {
-    types_pb2.DT_FLOAT: np.dtype(np.float32),
-    types_pb2.DT_DOUBLE: np.dtype(np.float64),
-    types_pb2.DT_INT8: np.dtype(np.int8),
-    types_pb2.DT_INT16: np.dtype(np.int16),
-    types_pb2.DT_INT32: np.dtype(np.int32),
-    types_pb2.DT_INT64: np.dtype(np.int64),
-    types_pb2.DT_UINT8: np.dtype(np.uint8),
-    types_pb2.DT_UINT16: np.dtype(np.uint16),
-    types_pb2.DT_UINT32: np.dtype(np.uint32),
-    types_pb2.DT_UINT64: np.dtype(np.uint64),
-    types_pb2.DT_BOOL: np.dtype(np.bool_),
-    types_pb2.DT_STRING: np.dtype(object),
+    dtype: numpy_dtype for dtype, numpy_dtype in NUMPY_BY_DTYPE.items() if dtype != types_pb2.DT_HALF
 }
+"""The dtypes the JSON API converts; half floats are refused, as TF Serving's REST API refuses them."""
 
 _JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
