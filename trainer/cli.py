@@ -21,6 +21,8 @@ from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRES
 from trainer.sequence.charlstm_config import CharLSTMConfig
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
 from trainer.vision.samples_config import SamplesConfig
+from trainer.vision.vae_config import QUICK_PRESET as VAE_QUICK_PRESET
+from trainer.vision.vae_config import VAEConfig
 
 PROG = "python -m trainer"
 
@@ -54,10 +56,17 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
         "image models trained on MNIST-style datasets, and sample images",
         {
             "classifier": Job(
-                help="image classifier (Fashion-MNIST / MNIST CNN)",
+                help="image classifier: MLP, CNN or VGG-style net on Fashion-MNIST, MNIST, CIFAR-10 or a folder of class subfolders",
                 config_cls=ClassifierConfig,
                 entry_point="trainer.vision.classifier:train_classifier",
                 presets={"quick": Preset("a tiny fast run that still learns", QUICK_PRESET)},
+                after_interrupt="run the same command with the same --run-dir to resume",
+            ),
+            "vae": Job(
+                help="convolutional VAE with a Bernoulli ELBO on binarised images; latent, manifold and reconstruction PNGs",
+                config_cls=VAEConfig,
+                entry_point="trainer.vision.vae:train_vae",
+                presets={"quick": Preset("a tiny fast run that still learns", VAE_QUICK_PRESET)},
                 after_interrupt="run the same command with the same --run-dir to resume",
             ),
             "samples": Job(

@@ -1,13 +1,16 @@
-"""Fixtures for the trainer tests: IDX files written on the spot and one tiny classifier run shared by many tests."""
+"""Fixtures for the trainer tests: IDX files, CIFAR-10 pickle batches and image folders written on the spot, and
+one tiny classifier run shared by many tests."""
 
 from __future__ import annotations
 
 import gzip
+import pickle
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -55,6 +58,40 @@ def write_dataset_dir(directory: Path, train: int = TINY_TRAIN, test: int = TINY
     return directory
 
 
+def write_cifar_batches(directory: Path, per_batch: int = 8, test: int = 8, seed: int = 0) -> Path:
+    """A `cifar-10-batches-py` folder: five training batches, a test batch and batches.meta, pickled like the
+    originals (protocol 2, byte-string keys, data uint8 [N, 3072] as red, green and blue planes)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = [*(f"data_batch_{index}" for index in range(1, 6)), "test_batch"]
+    for name in names:
+        count = test if name == "test_batch" else per_batch
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": [int(label) for label in rng.integers(0, 10, size=count)],
+            b"data": rng.integers(0, 256, size=(count, 3072)).astype(np.uint8),
+            b"filenames": [f"{index}.png".encode() for index in range(count)],
+        }
+        (directory / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {b"label_names": [b"airplane"] * 10, b"num_cases_per_batch": per_batch}
+    (directory / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return directory
+
+
+def write_image_folder(
+    directory: Path, classes: tuple[str, ...] = ("cat", "dog", "fox"), per_class: int = 6, size: int = 12
+) -> Path:
+    """One subfolder per class holding per_class RGB PNGs of size x size, a bright row band marking the class."""
+    rng = np.random.default_rng(len(classes) * per_class)
+    for class_id, name in enumerate(classes):
+        (directory / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            image = rng.integers(0, 60, size=(size, size, 3)).astype(np.uint8)
+            image[class_id * 3 : class_id * 3 + 2] = 255
+            cv2.imwrite(str(directory / name / f"{index}.png"), image)
+    return directory
+
+
 @pytest.fixture
 def idx_writer() -> Callable[[Path, np.ndarray], Path]:
     """The IDX writer, for tests that build their own files."""
@@ -65,6 +102,18 @@ def idx_writer() -> Callable[[Path, np.ndarray], Path]:
 def dataset_dir_writer() -> Callable[..., Path]:
     """Writes a synthetic dataset folder: (directory, train=256, test=64, seed=0) -> directory."""
     return write_dataset_dir
+
+
+@pytest.fixture(scope="session")
+def cifar_writer() -> Callable[..., Path]:
+    """Writes tiny CIFAR-10 pickle batches: (directory, per_batch=8, test=8, seed=0) -> directory."""
+    return write_cifar_batches
+
+
+@pytest.fixture(scope="session")
+def image_folder_writer() -> Callable[..., Path]:
+    """Writes a folder of class subfolders of PNGs: (directory, classes, per_class=6, size=12) -> directory."""
+    return write_image_folder
 
 
 @pytest.fixture

@@ -102,6 +102,13 @@ def test_labels_out_of_range_are_rejected(tmp_path, dataset_dir_writer, idx_writ
         load_image_dataset("fashion_mnist", directory)
 
 
+def test_test_images_of_another_size_are_refused(tmp_path, dataset_dir_writer, idx_writer):
+    directory = dataset_dir_writer(tmp_path / "data", train=4, test=2)
+    idx_writer(directory / "t10k-images-idx3-ubyte.gz", np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(TrainerError, match=r"training images are 28x28x1 but test images are 32x32x1"):
+        load_image_dataset("fashion_mnist", directory)
+
+
 def _numbered(count: int) -> LabelledImages:
     return LabelledImages(np.arange(count, dtype=np.uint8).reshape(count, 1, 1, 1), np.arange(count) % 10)
 

@@ -13,9 +13,10 @@ import tensorflow as tf
 from trainer.data.image_datasets import FASHION_MNIST_CLASSES
 from trainer.export import layout
 from trainer.export.warmup import read_warmup
-from trainer.vision.classifier import NETWORKS, train_classifier
+from trainer.vision.classifier import train_classifier
 from trainer.vision.classifier_config import ARCHITECTURES, ClassifierConfig
 from trainer.vision.classifier_export import serialize_example
+from trainer.vision.networks import NETWORKS
 
 EXPECTED_SIGNATURES = {
     "serving_default": (
@@ -27,6 +28,7 @@ EXPECTED_SIGNATURES = {
         {"classes": (tf.string, [None, 10]), "scores": (tf.float32, [None, 10])},
     ),
     "predict_images": ({"images": (tf.float32, [None, 784])}, {"scores": (tf.float32, [None, 10])}),
+    "features": ({"images": (tf.uint8, [None, 28, 28, 1])}, {"features": (tf.float32, [None, 128])}),
     "metadata": ({}, {"model_json": (tf.string, [])}),
 }
 
@@ -86,6 +88,14 @@ def test_model_json_describes_the_run(tiny_run, loaded):
     assert set(metrics["per_class_accuracy"]) == set(FASHION_MNIST_CLASSES)
     encoding = document["inputs"]["classify"]["inputs"]["example_features"]["image"]
     assert encoding["kind"] == "bytes_list" and encoding["length"] == 784
+    assert document["features"] == {"signature": "features", "layer": "features", "size": 128}
+    assert document["training"] == {"strategy": "default", "replicas": 1, "devices": [], "dtype_policy": "float32"}
+
+
+def test_features_signature_gives_one_relu_vector_per_image(loaded, test_images):
+    features = loaded.signatures["features"](images=tf.constant(test_images))["features"].numpy()
+    assert features.shape == (5, 128) and features.dtype == np.float32 and features.min() >= 0
+    assert len(np.unique(features.round(4), axis=0)) == 5
 
 
 def test_warmup_requests_parse_and_cover_every_signature(tiny_run):
@@ -98,6 +108,7 @@ def test_warmup_requests_parse_and_cover_every_signature(tiny_run):
         "serving_default": "predict_log",
         "classify": "classify_log",
         "predict_images": "predict_log",
+        "features": "predict_log",
         "metadata": "predict_log",
     }
     classify = next(log.classify_log.request for log in logs if log.HasField("classify_log"))

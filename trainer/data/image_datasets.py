@@ -26,6 +26,7 @@ IDX_FILES = {
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")
 MNIST_CLASSES = tuple(str(digit) for digit in range(10))
+FOLDER_DATASET = "folder"  # a user's folder of class subfolders (trainer.data.image_folder)
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -51,10 +52,23 @@ class ImageDataset:
     test: LabelledImages
     source: str
 
+    def __post_init__(self) -> None:
+        """Refuse splits whose images differ in size: a network takes one input shape."""
+        train_shape, test_shape = self.train.images.shape[1:], self.test.images.shape[1:]
+        if train_shape != test_shape:
+            raise TrainerError(
+                f"{self.source}: training images are {_shape_text(train_shape)} but test images are "
+                f"{_shape_text(test_shape)}; both splits need one image size"
+            )
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) of one image."""
         return self.train.images.shape[1:]
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
 
 
 def _download_fashion_mnist() -> Arrays:

@@ -14,12 +14,15 @@ def holdout_split(
 ) -> tuple[LabelledImages, LabelledImages]:
     """Shuffle data with seed, keep the first `limit` examples, and hold out validation_fraction of them.
 
-    The validation split comes from the training file, so the test split stays untouched until the end.
+    Returns (kept, held out). The validation split comes from the training file, so the test split stays
+    untouched until the end; a folder without a test/ subfolder gets its test split the same way.
     """
     order = np.random.default_rng(seed).permutation(len(data))[:limit]
     validation_size = max(1, round(len(order) * validation_fraction))
     if len(order) - validation_size < 1:
-        raise TrainerError(f"{len(order)} training examples leave none for training after the validation hold-out")
+        raise TrainerError(
+            f"{len(order)} examples leave none for training after holding out {validation_fraction:.0%} of them"
+        )
     held_out, kept = order[:validation_size], order[validation_size:]
     return (
         LabelledImages(data.images[kept], data.labels[kept]),

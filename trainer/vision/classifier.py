@@ -1,63 +1,43 @@
 """Image classifier: data -> network -> `fit` -> test evaluation -> export (`python -m trainer vision classifier`).
 
-The network follows keras-io's "Simple MNIST convnet" (34,826 parameters; 0.992 on MNIST, about 0.91 on
-Fashion-MNIST). It takes uint8 images: a Rescaling layer scales them in the graph, so the export accepts
-raw pixels. The test split is used once, after training, for the metrics that go into model.json.
+Datasets come from `trainer.data` (Fashion-MNIST, MNIST, CIFAR-10, or a folder of class subfolders), networks
+from `trainer.vision.networks` (mlp, cnn, deep). The model takes uint8 images and scales them in the graph, so
+the export accepts raw pixels. Validation data is held out from the training split; the test split is used
+once, after training, for the metrics that go into model.json. Under `--distribute` the model is built and
+compiled inside the strategy's scope, and on a GPU under the mixed_float16 policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from trainer.config import config_to_dict, format_config
-from trainer.data.image_datasets import ImageDataset, LabelledImages, load_image_dataset
+from trainer.data import cifar10
+from trainer.data.image_datasets import FOLDER_DATASET, ImageDataset, LabelledImages, load_image_dataset
+from trainer.data.image_folder import FolderOptions, load_image_folder
 from trainer.data.pipeline import batched, holdout_split
+from trainer.distribute import describe, dtype_policy, dtype_policy_scope, make_strategy, parse_devices
 from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult, ModelInfo
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.classifier_config import ClassifierConfig
-from trainer.vision.classifier_export import FAMILY, classifier_signatures
+from trainer.vision.classifier_export import FAMILY, classifier_signatures, features_description
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
+from trainer.vision.networks import ClassifierModels, build_classifier
 
 TRAINER = "vision classifier"
 MONITOR = "val_accuracy"
 WARMUP_IMAGES = 2
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2  # --lr-schedule plateau: halve after 2 epochs without val_loss gain
 
-
-def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float) -> keras.Model:
-    """keras-io mnist_convnet on images scaled to [0, 1]: two conv/pool blocks, dropout, softmax."""
-    return keras.Sequential(
-        [
-            keras.Input(image_shape, name="scaled_images"),
-            keras.layers.Conv2D(32, kernel_size=3, activation="relu"),
-            keras.layers.MaxPooling2D(pool_size=2),
-            keras.layers.Conv2D(64, kernel_size=3, activation="relu"),
-            keras.layers.MaxPooling2D(pool_size=2),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(dropout),
-            keras.layers.Dense(num_classes, activation="softmax", name="probabilities"),
-        ],
-        name="cnn",
-    )
-
-
-NETWORKS: dict[str, Callable[[tuple[int, int, int], int, float], keras.Model]] = {"cnn": build_cnn}
-
-
-def build_classifier(
-    arch: str, image_shape: tuple[int, int, int], num_classes: int, dropout: float
-) -> tuple[keras.Model, keras.Model]:
-    """(model on uint8 images, the same network on [0, 1] images); they share every weight."""
-    network = NETWORKS[arch](image_shape, num_classes, dropout)
-    images = keras.Input(image_shape, dtype="uint8", name="images")
-    probabilities = network(keras.layers.Rescaling(1 / 255, name="scale")(images))
-    return keras.Model(images, probabilities, name=f"{arch}_classifier"), network
+Splits = tuple[LabelledImages, LabelledImages]
 
 
 @dataclass(frozen=True)
@@ -70,35 +50,79 @@ class ClassifierResult:
     export: ExportResult
 
 
+def load_dataset(config: ClassifierConfig) -> ImageDataset:
+    """The dataset config.dataset names, from config.data_dir or the usual local places."""
+    if config.dataset == cifar10.NAME:
+        return cifar10.load_cifar10(config.data_dir, config.offline)
+    if config.dataset == FOLDER_DATASET:
+        options = FolderOptions(config.image_size, config.color_mode, config.test_fraction, config.seed)
+        return load_image_folder(config.data_dir, options)
+    return load_image_dataset(config.dataset, config.data_dir, config.offline)
+
+
+def learning_rate(config: ClassifierConfig, train_size: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """Adam's learning rate: cosine decay to 0 over every step of every epoch, or a constant (plateau, constant)."""
+    if config.lr_schedule != "cosine":
+        return config.learning_rate
+    steps = config.epochs * math.ceil(train_size / config.batch_size)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+
+
+def _schedule_callbacks(config: ClassifierConfig) -> list[keras.callbacks.Callback]:
+    if config.lr_schedule != "plateau":
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE)]
+
+
+def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, policy: str) -> ClassifierModels:
+    """The compiled classifier; call inside the strategy's scope so its variables are mirrored."""
+    with dtype_policy_scope(policy):
+        models = build_classifier(
+            config.arch, dataset.image_shape, len(dataset.class_names), config.dropout, bool(config.flip)
+        )
+    models.model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate(config, train_size)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return models
+
+
 def _fit(
     model: keras.Model,
     config: ClassifierConfig,
-    splits: tuple[LabelledImages, LabelledImages],
+    splits: Splits,
     run_dir: Path,
     callbacks: Sequence[keras.callbacks.Callback],
 ) -> keras.callbacks.History:
     train, validation = splits
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    standard = [*training_callbacks(run_dir, MONITOR, config.patience), *_schedule_callbacks(config)]
     return model.fit(
         batched(train, config.batch_size, shuffle_seed=config.seed),
         validation_data=batched(validation, config.batch_size),
         epochs=config.epochs,
         shuffle=False,  # the tf.data pipeline reshuffles every epoch
-        callbacks=[*training_callbacks(run_dir, MONITOR, config.patience), *callbacks],
+        callbacks=[*standard, *callbacks],
         verbose=1,
     )
+
+
+def _evaluate(model: keras.Model, dataset: ImageDataset, batch_size: int, run_dir: Path) -> ClassificationReport:
+    """Test accuracy, loss and per-class accuracy, printed and drawn as a confusion matrix in run_dir."""
+    probabilities = model.predict(batched(dataset.test, batch_size), verbose=0)
+    report = classification_report(probabilities, dataset.test.labels, dataset.class_names)
+    print(report.summary())
+    write_confusion_png(run_dir / "confusion_matrix.png", report.confusion, dataset.class_names)
+    return report
 
 
 def _model_info(
     config: ClassifierConfig,
     command: Sequence[str],
     dataset: ImageDataset,
-    splits: tuple[LabelledImages, LabelledImages],
+    splits: Splits,
     report: ClassificationReport,
+    extra: dict[str, object],
 ) -> ModelInfo:
     train, validation = splits
     return ModelInfo(
@@ -111,10 +135,10 @@ def _model_info(
             "dataset": dataset.name,
             "source": dataset.source,
             "splits": {"train": len(train), "validation": len(validation), "test": len(dataset.test)},
-            "validation_from": "train file, seeded shuffle",
+            "validation_from": "training split, seeded shuffle",
         },
         metrics=report.as_metrics(),
-        extra={"labels": list(dataset.class_names), "image_shape": list(dataset.image_shape)},
+        extra={"labels": list(dataset.class_names), "image_shape": list(dataset.image_shape), **extra},
     )
 
 
@@ -126,20 +150,21 @@ def train_classifier(
     command is the argv recorded in model.json; callbacks run after the standard ones (e.g. in tests).
     """
     print(format_config(config))
+    strategy = make_strategy(config.distribute, parse_devices(config.devices))  # before any other TF work
+    training = {**describe(strategy), "dtype_policy": dtype_policy()}
+    print(f"training on {training}")
     keras.utils.set_random_seed(config.seed)
     layout.check_target(config.export_root, config.model_name, FAMILY)
-    dataset = load_image_dataset(config.dataset, config.data_dir, config.offline)
+    dataset = load_dataset(config)
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     splits = holdout_split(dataset.train, config.validation_fraction, config.seed, config.limit_train)
-    model, network = build_classifier(config.arch, dataset.image_shape, len(dataset.class_names), config.dropout)
-    history = _fit(model, config, splits, run_dir, callbacks)
-    probabilities = model.predict(batched(dataset.test, config.batch_size), verbose=0)
-    report = classification_report(probabilities, dataset.test.labels, dataset.class_names)
-    print(report.summary())
-    write_confusion_png(run_dir / "confusion_matrix.png", report.confusion, dataset.class_names)
-    signatures = classifier_signatures(model, network, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
-    export = export_saved_model(
-        _model_info(config, command, dataset, splits, report), signatures, config.export_root, track=[model]
-    )
+    with strategy.scope():
+        models = _build(config, dataset, len(splits[0]), training["dtype_policy"])
+    history = _fit(models.model, config, splits, run_dir, callbacks)
+    report = _evaluate(models.model, dataset, config.batch_size, run_dir)
+    signatures = classifier_signatures(models, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
+    extra = {"features": features_description(models), "training": training}
+    info = _model_info(config, command, dataset, splits, report, extra)
+    export = export_saved_model(info, signatures, config.export_root, track=[models.model])
     print(f"exported {export.path} (test accuracy {report.accuracy:.4f})")
     return ClassifierResult(run_dir=run_dir, epochs_run=list(history.epoch), report=report, export=export)

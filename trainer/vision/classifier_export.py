@@ -6,7 +6,10 @@
   `image` is a bytes_list holding the raw uint8 pixels (H*W*C bytes, row-major, no PNG/JPEG) ->
   `classes` string [N,K], `scores` float32 [N,K];
 - `predict_images` (28x28 grey only): `images` float32 [N,784] in [0,1] -> `scores` float32 [N,K], the
-  contract of TensorFlow Serving's MNIST tutorial client.
+  contract of TensorFlow Serving's MNIST tutorial client;
+- `features`: `images` uint8 [N,H,W,C] -> `features` float32 [N,F], the activations of the network's
+  `features` layer (the last hidden layer, before the classification layer), for Fréchet distances of
+  generated images in this classifier's feature space.
 Scaling and class names live in the graph.
 """
 
@@ -20,8 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.export.spec import CLASSIFY, DEFAULT_SIGNATURE, Signature
+from trainer.vision.networks import FEATURES_LAYER, ClassifierModels
 
 FAMILY = "image_classifier"
+FEATURES_SIGNATURE = "features"
 EXAMPLE_FEATURE = "image"
 MNIST_TUTORIAL_SHAPE = (28, 28, 1)
 
@@ -41,6 +46,18 @@ def _label_meanings(class_names: Sequence[str]) -> dict[str, dict[str, object]]:
     }
 
 
+def _images_spec(warmup_images: np.ndarray) -> tf.TensorSpec:
+    return tf.TensorSpec([None, *warmup_images.shape[1:]], tf.uint8, name="images")
+
+
+def _image_meaning(warmup_images: np.ndarray) -> str:
+    height, width, channels = warmup_images.shape[1:]
+    return (
+        f"{height}x{width}x{channels} images as stored in the dataset, uint8 0..255 (0 = black); "
+        "scaled to [0, 1] in the graph"
+    )
+
+
 def _serving_default(model: keras.Model, class_names: Sequence[str], warmup_images: np.ndarray) -> Signature:
     names = tf.constant(list(class_names))
 
@@ -49,16 +66,11 @@ def _serving_default(model: keras.Model, class_names: Sequence[str], warmup_imag
         class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities, "class_ids": class_ids, "classes": tf.gather(names, class_ids)}
 
-    height, width, channels = warmup_images.shape[1:]
-    image_meaning = (
-        f"{height}x{width}x{channels} images as stored in the dataset, uint8 0..255 (0 = black background); "
-        "scaled to [0, 1] in the graph"
-    )
     return Signature(
         name=DEFAULT_SIGNATURE,
         fn=serve,
-        inputs=[tf.TensorSpec([None, height, width, channels], tf.uint8, name="images")],
-        meanings={"images": image_meaning, **_label_meanings(class_names)},
+        inputs=[_images_spec(warmup_images)],
+        meanings={"images": _image_meaning(warmup_images), **_label_meanings(class_names)},
         warmup={"images": warmup_images},
         description="Classify raw uint8 images: class probabilities, the best class id and its name.",
     )
@@ -120,19 +132,42 @@ def _predict_images(scaled_model: keras.Model, class_names: Sequence[str], warmu
     )
 
 
+def _features(features: keras.Model, feature_size: int, warmup_images: np.ndarray) -> Signature:
+    def extract(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"features": tf.cast(features(images, training=False), tf.float32)}
+
+    meaning = (
+        f"activations of the {feature_size}-unit ReLU layer '{FEATURES_LAYER}', the network's last hidden "
+        "layer before the classification layer; the feature space for Fréchet distances"
+    )
+    return Signature(
+        name=FEATURES_SIGNATURE,
+        fn=extract,
+        inputs=[_images_spec(warmup_images)],
+        meanings={"images": _image_meaning(warmup_images), "features": meaning},
+        warmup={"images": warmup_images},
+        description="Feature vectors of raw uint8 images (penultimate layer), e.g. for Fréchet distances.",
+    )
+
+
 def classifier_signatures(
-    model: keras.Model, scaled_model: keras.Model, class_names: Sequence[str], warmup_images: np.ndarray
+    models: ClassifierModels, class_names: Sequence[str], warmup_images: np.ndarray
 ) -> list[Signature]:
     """All signatures of an image classifier.
 
-    model maps uint8 images [N,H,W,C] to probabilities; scaled_model is the same network on images
-    already scaled to [0,1]; warmup_images (uint8 [n,H,W,C], a few real test images) become the warmup
-    requests. `predict_images` is added only for 28x28 greyscale images.
+    warmup_images (uint8 [n,H,W,C], a few real test images) become the warmup requests. `predict_images`
+    is added only for 28x28 greyscale images.
     """
     signatures = [
-        _serving_default(model, class_names, warmup_images),
-        _classify(model, class_names, warmup_images),
+        _serving_default(models.model, class_names, warmup_images),
+        _classify(models.model, class_names, warmup_images),
+        _features(models.features, models.feature_size, warmup_images),
     ]
     if tuple(warmup_images.shape[1:]) == MNIST_TUTORIAL_SHAPE:
-        signatures.append(_predict_images(scaled_model, class_names, warmup_images))
+        signatures.append(_predict_images(models.network, class_names, warmup_images))
     return signatures
+
+
+def features_description(models: ClassifierModels) -> dict[str, object]:
+    """model.json's `features` entry: which signature and layer give the feature vectors, and their size."""
+    return {"signature": FEATURES_SIGNATURE, "layer": FEATURES_LAYER, "size": models.feature_size}

@@ -1,0 +1,107 @@
+"""Where a training job runs: its tf.distribute strategy (`--distribute`) and its dtype policy.
+
+- `none`: TensorFlow's default strategy, one device;
+- `mirrored`: `MirroredStrategy`, synchronous data parallelism on all local GPUs, or on the given devices
+  (e.g. `/cpu:0,/cpu:1` after configuring logical devices);
+- `multiworker`: `MultiWorkerMirroredStrategy`, whose cluster comes from the TF_CONFIG environment variable
+  (a single local worker without it). Create it before any other TensorFlow work, as TensorFlow requires.
+Jobs build and compile their model inside `strategy.scope()`; Keras `fit` splits each global batch across
+the replicas. Mixed precision (float16 compute, float32 variables) is used only when a GPU is visible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from trainer.errors import TrainerError
+
+MIXED_PRECISION = "mixed_float16"
+
+
+def parse_devices(devices: str | None) -> list[str]:
+    """`/cpu:0,/cpu:1` -> ['/cpu:0', '/cpu:1']; None or empty -> []."""
+    return [device.strip() for device in (devices or "").split(",") if device.strip()]
+
+
+def _check_devices(devices: Sequence[str]) -> None:
+    """Refuse a device name that matches none of TensorFlow's logical devices."""
+    known = {(device.device_type, int(device.name.rsplit(":", 1)[1])) for device in tf.config.list_logical_devices()}
+    for device in devices:
+        try:
+            spec = tf.DeviceSpec.from_string(device)
+        except ValueError as error:
+            raise TrainerError(f"--devices: '{device}' is not a device name such as /gpu:0 or /cpu:1") from error
+        if (str(spec.device_type).upper(), spec.device_index or 0) not in known:
+            names = ", ".join(sorted(d.name for d in tf.config.list_logical_devices()))
+            raise TrainerError(f"--devices: no device '{device}' on this machine; it has {names}")
+
+
+def check_tf_config() -> None:
+    """Refuse a TF_CONFIG that is not JSON with a `cluster` and a `task`, before TensorFlow reads it."""
+    text = os.environ.get("TF_CONFIG")
+    if text is None:
+        return
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise TrainerError(f"TF_CONFIG is not valid JSON: {error}") from error
+    if not isinstance(config, dict) or not {"cluster", "task"} <= set(config):
+        raise TrainerError("TF_CONFIG must be a JSON object with 'cluster' and 'task' (see tf.distribute docs)")
+
+
+def _mirrored(devices: Sequence[str]) -> tf.distribute.Strategy:
+    _check_devices(devices)
+    return tf.distribute.MirroredStrategy(list(devices) or None)
+
+
+def _multiworker(devices: Sequence[str]) -> tf.distribute.Strategy:
+    check_tf_config()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+STRATEGY_BUILDERS: dict[str, Callable[[Sequence[str]], tf.distribute.Strategy]] = {
+    "none": lambda devices: tf.distribute.get_strategy(),
+    "mirrored": _mirrored,
+    "multiworker": _multiworker,
+}
+
+
+def make_strategy(name: str, devices: Sequence[str] = ()) -> tf.distribute.Strategy:
+    """The strategy `--distribute name` asks for; devices apply to `mirrored` only."""
+    if name not in STRATEGY_BUILDERS:
+        raise TrainerError(f"--distribute must be one of {', '.join(STRATEGY_BUILDERS)}, got '{name}'")
+    try:
+        return STRATEGY_BUILDERS[name](devices)
+    except (RuntimeError, ValueError) as error:
+        raise TrainerError(f"cannot start --distribute {name}: {str(error).splitlines()[0]}") from error
+
+
+def describe(strategy: tf.distribute.Strategy) -> dict[str, Any]:
+    """The strategy's class, replica count and devices ('default', no devices: TensorFlow's own placement)."""
+    if strategy is tf.distribute.get_strategy():
+        return {"strategy": "default", "replicas": 1, "devices": []}
+    devices = list(strategy.extended.worker_devices)
+    return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "devices": devices}
+
+
+def dtype_policy() -> str:
+    """`mixed_float16` when a GPU is visible (tensor cores), else `float32` (CPUs gain nothing from it)."""
+    return MIXED_PRECISION if tf.config.list_physical_devices("GPU") else "float32"
+
+
+@contextmanager
+def dtype_policy_scope(policy: str) -> Iterator[None]:
+    """Build layers under Keras dtype policy `policy`, then restore the previous global policy."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

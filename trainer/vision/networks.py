@@ -1,0 +1,127 @@
+"""The classifier networks (`--arch`), on images already scaled to [0, 1].
+
+Every network ends the same way: a ReLU layer named `features` (the image's feature vector, exported as
+the `features` signature for Fréchet distances of generated images), dropout (active only in training) and
+the classification layer `probabilities` (softmax, kept float32 under mixed precision).
+- `mlp`: the textbook multilayer perceptron, dense layers on flattened pixels (Fashion-MNIST benchmark:
+  MLP 256-128-100 reaches 0.883);
+- `cnn`: keras-io's "Simple MNIST convnet" (two conv/pool blocks) with a 128-unit dense layer, the
+  "2 Conv + FC" rows of the benchmark (0.92-0.93 on Fashion-MNIST, 0.992 on MNIST);
+- `deep`: a small VGG-style network: random translations (and flips) as Keras preprocessing layers, which
+  act only in training, then blocks of 3x3 convolutions with batch normalisation and max pooling, and the
+  dropout of the head (the "CNN with BN and augmentation" rows: 0.93-0.94).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+
+FEATURES_LAYER = "features"
+CLASSIFICATION_LAYER = "probabilities"
+MLP_WIDTHS = (256, 128)
+CNN_FILTERS = (32, 64)
+CNN_FEATURES = 128
+DEEP_BLOCKS = ((32, 1), (64, 2), (128, 2))  # (filters, convolutions) per block, each block halves the size
+DEEP_FEATURES = 256
+TRANSLATION = 0.1  # fraction of the image size an augmented image may shift
+
+NetworkBuilder = Callable[[tuple[int, int, int], int, float, bool], keras.Model]
+
+
+def _head(features: int, num_classes: int, dropout: float) -> list[keras.layers.Layer]:
+    """The feature layer, dropout and the float32 softmax every network ends with."""
+    return [
+        keras.layers.Dense(features, activation="relu", name=FEATURES_LAYER),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFICATION_LAYER),
+    ]
+
+
+def build_mlp(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:
+    """Flatten -> Dense 256 -> dropout -> Dense 128 (features) -> dropout -> softmax; flip is not used."""
+    hidden, features = MLP_WIDTHS
+    layers = [
+        keras.Input(image_shape, name="scaled_images"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(hidden, activation="relu"),
+        keras.layers.Dropout(dropout),
+        *_head(features, num_classes, dropout),
+    ]
+    return keras.Sequential(layers, name="mlp")
+
+
+def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:
+    """keras-io mnist_convnet (conv 32, pool, conv 64, pool) with a 128-unit feature layer; flip is not used."""
+    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images")]
+    for filters in CNN_FILTERS:
+        layers += [keras.layers.Conv2D(filters, 3, activation="relu"), keras.layers.MaxPooling2D(2)]
+    layers += [keras.layers.Flatten(), *_head(CNN_FEATURES, num_classes, dropout)]
+    return keras.Sequential(layers, name="cnn")
+
+
+def augmentation(flip: bool) -> keras.Sequential:
+    """Random shifts (and horizontal flips) of training images; identity at inference."""
+    layers = [keras.layers.RandomTranslation(TRANSLATION, TRANSLATION, fill_mode="constant")]
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def _conv_block(filters: int, convolutions: int) -> list[keras.layers.Layer]:
+    """convolutions x (3x3 conv, batch norm, ReLU), then 2x2 max pooling."""
+    layers: list[keras.layers.Layer] = []
+    for _ in range(convolutions):
+        layers += [
+            keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    return [*layers, keras.layers.MaxPooling2D(2)]
+
+
+def build_deep(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:
+    """Augmentation, the conv blocks of DEEP_BLOCKS (3x3 at 28x28 ends at 3x3x128) and a 256-unit feature layer."""
+    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images"), augmentation(flip)]
+    for filters, convolutions in DEEP_BLOCKS:
+        layers += _conv_block(filters, convolutions)
+    layers += [keras.layers.Flatten(), *_head(DEEP_FEATURES, num_classes, dropout)]
+    return keras.Sequential(layers, name="deep")
+
+
+NETWORKS: dict[str, NetworkBuilder] = {"mlp": build_mlp, "cnn": build_cnn, "deep": build_deep}
+
+
+@dataclass(frozen=True)
+class ClassifierModels:
+    """Three views of one network, sharing every weight.
+
+    model: uint8 images [N,H,W,C] -> probabilities (scaling in the graph, the model that is trained);
+    network: the same on images already scaled to [0, 1]; features: uint8 images -> the `features` layer.
+    """
+
+    model: keras.Model
+    network: keras.Model
+    features: keras.Model
+
+    @property
+    def feature_size(self) -> int:
+        """Length of one image's feature vector."""
+        return int(self.features.output.shape[-1])
+
+
+def build_classifier(
+    arch: str, image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool
+) -> ClassifierModels:
+    """The network `arch` behind a Rescaling layer that turns uint8 pixels into [0, 1] floats."""
+    network = NETWORKS[arch](image_shape, num_classes, dropout, flip)
+    feature_network = keras.Model(network.inputs, network.get_layer(FEATURES_LAYER).output)
+    images = keras.Input(image_shape, dtype="uint8", name="images")
+    scaled = keras.layers.Rescaling(1 / 255, name="scale")(images)
+    return ClassifierModels(
+        model=keras.Model(images, network(scaled), name=f"{arch}_classifier"),
+        network=network,
+        features=keras.Model(images, feature_network(scaled), name=f"{arch}_features"),
+    )
