@@ -20,6 +20,8 @@ from trainer.errors import TrainerError
 from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET
 from trainer.sequence.charlstm_config import CharLSTMConfig
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
+from trainer.vision.gan_config import QUICK_PRESET as GAN_QUICK_PRESET
+from trainer.vision.gan_config import GANConfig
 from trainer.vision.samples_config import SamplesConfig
 from trainer.vision.vae_config import QUICK_PRESET as VAE_QUICK_PRESET
 from trainer.vision.vae_config import VAEConfig
@@ -56,7 +58,7 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
         "image models trained on MNIST-style datasets, and sample images",
         {
             "classifier": Job(
-                help="image classifier: MLP, CNN or VGG-style net on Fashion-MNIST, MNIST, CIFAR-10 or a folder of class subfolders",
+                help="image classifier: MLP, CNN or VGG-style net on Fashion-MNIST, MNIST, CIFAR-10 or class folders",
                 config_cls=ClassifierConfig,
                 entry_point="trainer.vision.classifier:train_classifier",
                 presets={"quick": Preset("a tiny fast run that still learns", QUICK_PRESET)},
@@ -67,6 +69,13 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 config_cls=VAEConfig,
                 entry_point="trainer.vision.vae:train_vae",
                 presets={"quick": Preset("a tiny fast run that still learns", VAE_QUICK_PRESET)},
+                after_interrupt="run the same command with the same --run-dir to resume",
+            ),
+            "gan": Job(
+                help="GANs: fully-connected (fc), DCGAN and conditional DCGAN (cgan); sample grid PNG per epoch",
+                config_cls=GANConfig,
+                entry_point="trainer.vision.gan:train_gan",
+                presets={"quick": Preset("a tiny fast run that still learns", GAN_QUICK_PRESET)},
                 after_interrupt="run the same command with the same --run-dir to resume",
             ),
             "samples": Job(

@@ -53,6 +53,7 @@ class GANConfig:
 
     def __post_init__(self) -> None:
         """Validate every flag and fill in the derived default model name."""
+        require(self.arch in ARCHITECTURES, f"--arch must be one of {', '.join(ARCHITECTURES)}, got '{self.arch}'")
         require(self.latent_dim >= 1, f"--latent-dim must be at least 1, got {self.latent_dim}")
         require(self.width >= 1, f"--width must be at least 1, got {self.width}")
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")

@@ -37,10 +37,11 @@ from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult, ModelInfo
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
+from trainer.vision.quality_classifier import load_quality_classifier
 from trainer.vision.vae_config import VAEConfig
 from trainer.vision.vae_export import FAMILY, VAEGraph, vae_signatures
 from trainer.vision.vae_pictures import write_pictures
-from trainer.vision.vae_quality import load_quality_classifier, measure_sample_quality
+from trainer.vision.vae_quality import measure_sample_quality
 
 TRAINER = "vision vae"
 MONITOR = "val_loss"
@@ -275,7 +276,7 @@ def train_vae(
     write_pictures(run_dir, graph, dataset)
     if quality_classifier is not None:
         metrics["sample_quality"] = measure_sample_quality(
-            quality_classifier, graph, dataset.test, config.quality_samples
+            quality_classifier, graph, (dataset.train, dataset.test), config.quality_samples
         )
     signatures = vae_signatures(graph, dataset.test.images[:WARMUP_IMAGES])
     export = export_saved_model(

@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.export.spec import DEFAULT_SIGNATURE, Signature
+from trainer.vision.latent import SEEDS_MEANING, latents_from_seeds
 
 FAMILY = "vae"
-SAMPLE_SEED_STREAM = 0  # second half of the stateless seed pair [seed, SAMPLE_SEED_STREAM]
 BATCH = 1000
 
 
@@ -61,11 +61,7 @@ class VAEGraph:
 
     def sample(self, seeds: tf.Tensor) -> tf.Tensor:
         """One uint8 image per int64 seed, decoded from z ~ N(0, I) drawn statelessly from that seed."""
-        z = tf.map_fn(
-            lambda seed: tf.random.stateless_normal([self.latent_dim], seed=tf.stack([seed, SAMPLE_SEED_STREAM])),
-            tf.cast(seeds, tf.int64),
-            fn_output_signature=tf.float32,
-        )
+        z = latents_from_seeds(seeds, self.latent_dim)
         return self.decode(z)
 
 
@@ -123,8 +119,7 @@ def vae_signatures(graph: VAEGraph, warmup_images: np.ndarray) -> list[Signature
             fn=lambda seeds: {"images": graph.sample(seeds)},
             inputs=[tf.TensorSpec([None], tf.int64, name="seeds")],
             meanings={
-                "seeds": f"one int64 seed per image; z = tf.random.stateless_normal([D], seed=[seed, "
-                f"{SAMPLE_SEED_STREAM}]) in the graph, so the same seed gives the same image",
+                "seeds": SEEDS_MEANING,
                 "images": made,
             },
             warmup={"seeds": np.arange(count, dtype=np.int64)},

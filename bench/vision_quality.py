@@ -1,0 +1,174 @@
+"""Vision family quality and cost: classifiers, the VAE and the GANs, trained by the trainer CLI, in one table.
+
+Each row runs `python -m trainer vision ...` in a subprocess (its output goes to `<workdir>/logs/<row>.log`),
+timed end to end, and reads its figures from the export's model.json:
+- classifiers: test accuracy (fashion_mnist cnn and deep, mnist cnn);
+- VAE: test ELBO in nats per binarised image, and the Fréchet distance of its samples;
+- GANs (fc, dcgan, cgan): the Fréchet distance of their samples and, for the cGAN, the classifier's accuracy
+  on images generated for each requested label (GAN-test) next to its accuracy on real test images.
+Fréchet distances are taken in the `features` space of the best Fashion-MNIST classifier of this run (or
+--quality-classifier), so they are "FD-<classifier>", not Inception FIDs; the floor is the same distance
+between real training and real test images, measured here with the same classifier and sample count.
+
+    python bench/vision_quality.py                                   # the real run (hours on 2 CPU cores)
+    python bench/vision_quality.py --scale tiny --rows cnn,vae,cgan  # a smoke run of a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from trainer.data.image_datasets import load_image_dataset  # noqa: E402
+from trainer.export import layout  # noqa: E402
+from trainer.vision.quality import classifier_reference, load_feature_extractor, real_floor  # noqa: E402
+
+QUALITY_DATASET = "fashion_mnist"
+SCALES = {  # extra flags per job kind; "full" uses the literature's defaults of each job
+    "full": {"classifier": [], "vae": [], "gan": []},
+    "quick": {"classifier": ["--quick"], "vae": ["--quick"], "gan": ["--quick"]},
+    "tiny": {
+        "classifier": ["--quick", "--epochs", "1", "--limit-train", "2000"],
+        "vae": ["--quick", "--epochs", "1", "--limit-train", "2000"],
+        "gan": ["--epochs", "1", "--limit-train", "1280", "--width", "16"],
+    },
+}
+TINY_QUALITY_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bench row: the trainer job, its own flags, and which figures to read."""
+
+    name: str
+    job: str
+    kind: str
+    dataset: str
+    flags: tuple[str, ...] = ()
+
+
+ROWS = {
+    row.name: row
+    for row in (
+        Row("cnn", "classifier", "classifier", "fashion_mnist", ("--arch", "cnn")),
+        Row("deep", "classifier", "classifier", "fashion_mnist", ("--arch", "deep")),
+        Row("mnist_cnn", "classifier", "classifier", "mnist", ("--arch", "cnn")),
+        Row("vae", "vae", "vae", "fashion_mnist", ("--latent-dim", "16")),
+        Row("fc", "gan", "gan", "fashion_mnist", ("--arch", "fc")),
+        Row("dcgan", "gan", "gan", "fashion_mnist", ("--arch", "dcgan")),
+        Row("cgan", "gan", "gan", "fashion_mnist", ("--arch", "cgan")),
+    )
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows (default: all of {', '.join(ROWS)})")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="full", help="job defaults, --quick, or a smoke run")
+    parser.add_argument("--quality-samples", type=int, help="images per Fréchet distance (default: 10000; tiny: 1000)")
+    parser.add_argument("--quality-classifier", type=Path,
+                        help="classifier export for the distances (default: the best fashion_mnist row of this run)")
+    parser.add_argument("--data-dir", type=Path, help="passed to every job as --data-dir (one dataset's IDX files)")
+    parser.add_argument("--offline", action="store_true", help="pass --offline to every job")
+    parser.add_argument("--workdir", type=Path, help="where exports, runs and logs go (default: a temporary folder)")
+    return parser.parse_args()
+
+
+def _command(row: Row, args: argparse.Namespace, workdir: Path, samples: int, classifier: Path | None) -> list[str]:
+    command = [sys.executable, "-m", "trainer", "vision", row.job, "--dataset", row.dataset, *row.flags,
+               *SCALES[args.scale][row.kind], "--model-name", f"bench_{row.name}",
+               "--export-root", str(workdir / "saved_models"), "--run-dir", str(workdir / "runs" / row.name)]
+    if row.kind != "classifier":
+        command += ["--quality-samples", str(samples if classifier else 0)]
+        command += ["--quality-classifier", str(classifier)] if classifier else []
+    command += ["--data-dir", str(args.data_dir)] if args.data_dir else []
+    return command + (["--offline"] if args.offline else [])
+
+
+def run_row(row: Row, args: argparse.Namespace, workdir: Path, samples: int, classifier: Path | None) -> dict:
+    """Run one row's job; its wall time and its model.json metrics, or the last line of its log on failure."""
+    log = workdir / "logs" / f"{row.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with log.open("w") as output:
+        status = subprocess.run(_command(row, args, workdir, samples, classifier), cwd=REPO_ROOT, stdout=output,
+                                stderr=subprocess.STDOUT, check=False).returncode
+    wall = time.perf_counter() - started
+    if status != 0:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        return {"wall": wall, "error": lines[-1] if lines else f"exit status {status}"}
+    versions = layout.existing_versions(workdir / "saved_models" / f"bench_{row.name}")
+    export = versions[max(versions)]
+    return {"wall": wall, "export": export, "metrics": json.loads((export / layout.MODEL_JSON).read_text())["metrics"]}
+
+
+def best_classifier(results: dict[str, dict]) -> Path | None:
+    """The export of the fashion_mnist classifier row with the highest test accuracy, if any succeeded."""
+    candidates = [(result["metrics"]["test_accuracy"], result["export"]) for name, result in results.items()
+                  if ROWS[name].kind == "classifier" and ROWS[name].dataset == QUALITY_DATASET and "export" in result]
+    return max(candidates)[1] if candidates else None
+
+
+def measure_floor(args: argparse.Namespace, classifier: Path, samples: int) -> float:
+    """Fréchet distance of real training vs real test images in the classifier's features."""
+    dataset = load_image_dataset(QUALITY_DATASET, args.data_dir, args.offline)
+    return real_floor(dataset.train, dataset.test, load_feature_extractor(classifier), samples)
+
+
+def _figure(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table_line(name: str, result: dict, floor: float | None) -> str:
+    """One markdown table row; the floor is shown next to rows that measured a Fréchet distance."""
+    if "error" in result:
+        return "| " + " | ".join([name, f"{result['wall']:.0f}", f"failed: {result['error'][:90]}", *["-"] * 5]) + " |"
+    metrics = result["metrics"]
+    quality = metrics.get("sample_quality", {})
+    distance = quality.get("frechet_distance")
+    cells = [
+        name, f"{result['wall']:.0f}", _figure(metrics.get("test_accuracy"), 4), _figure(metrics.get("test_elbo_nats"), 1),
+        _figure(distance, 2), _figure(floor if distance is not None else None, 2),
+        _figure(quality.get("label_accuracy"), 3), _figure(quality.get("real_label_accuracy"), 3),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    args = parse_args()
+    names = [name.strip() for name in args.rows.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(ROWS))
+    if unknown:
+        sys.exit(f"unknown rows {unknown}; expected some of {', '.join(ROWS)}")
+    samples = args.quality_samples or (TINY_QUALITY_SAMPLES if args.scale == "tiny" else 10000)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vision_quality-"))
+    ordered = sorted(names, key=lambda name: ROWS[name].kind != "classifier")  # classifiers judge the rest
+    results: dict[str, dict] = {}
+    classifier = args.quality_classifier
+    for name in ordered:
+        if ROWS[name].kind != "classifier" and classifier is None:
+            classifier = best_classifier(results)
+        print(f"running {name} ...", flush=True)
+        results[name] = run_row(ROWS[name], args, workdir, samples, classifier)
+    floor = measure_floor(args, classifier, samples) if classifier else None
+    reference = classifier_reference(classifier)["measure"] if classifier else "none"
+    print(f"\nscale {args.scale}; Fréchet distances ({reference}) on {samples} images each; work dir {workdir}")
+    print("| row | wall s | test acc | VAE ELBO nats | FD | real floor | cGAN label acc | real label acc |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        print(table_line(name, results[name], floor))
+
+
+if __name__ == "__main__":
+    main()
