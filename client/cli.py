@@ -23,6 +23,7 @@ from client.generate import add_generate_command
 from client.images import image_input, load_images
 from client.messages import DEFAULT_SIGNATURE, SignatureSpec
 from client.options import DEFAULT_GRPC_TARGET, connection_options, model_option, version_options
+from client.play import add_play_command
 from client.sample import add_sample_command
 from client.scores import probability_output
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     add_generate_command(commands)
     add_sample_command(commands)
+    add_play_command(commands)
     return parser
 
 

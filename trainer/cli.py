@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
+from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig
+from trainer.rl.dqn_config import QUICK_PRESET as DQN_QUICK_PRESET
 from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET
 from trainer.sequence.charlstm_config import CharLSTMConfig
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
@@ -83,6 +85,21 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 config_cls=SamplesConfig,
                 entry_point="trainer.vision.samples:write_samples",
                 after_interrupt="nothing was written; run the same command again",
+            ),
+        },
+    ),
+    "rl": (
+        "reinforcement learning: DQN policies for Atari and CartPole",
+        {
+            "dqn": Job(
+                help="DQN / Double DQN on gymnasium (ALE/*-v5 Atari games, CartPole-v1)",
+                config_cls=DQNConfig,
+                entry_point="trainer.rl.dqn:train_dqn",
+                presets={
+                    "quick": Preset("a short run of a few minutes", DQN_QUICK_PRESET),
+                    "cartpole": Preset("RL Zoo's tuned CartPole-v1 values", CARTPOLE_PRESET),
+                },
+                after_interrupt="run the same command with the same --run-dir to resume from the last checkpoint",
             ),
         },
     ),

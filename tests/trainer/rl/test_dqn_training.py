@@ -1,0 +1,111 @@
+"""Tiny DQN runs: CartPole and an Atari game train and export; an interrupted run resumes; bad input is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer.errors import TrainerError
+from trainer.rl import dqn
+from trainer.rl.checkpoint import CHECKPOINT_FILE
+from trainer.rl.dqn import train_dqn
+from trainer.rl.dqn_config import DQNConfig
+
+
+def tiny_config(root: Path, **overrides) -> DQNConfig:
+    values = dict(
+        env="CartPole-v1", total_timesteps=300, buffer_size=500, learning_starts=100, batch_size=16,
+        target_network_frequency=50, eval_frequency=10**6, eval_episodes=2, checkpoint_frequency=100,
+        video=False, export_root=root / "saved_models", run_dir=root / "run",
+    )
+    return DQNConfig(**{**values, **overrides})
+
+
+def test_cartpole_run_exports_a_policy_with_its_environment(tmp_path: Path) -> None:
+    result = train_dqn(tiny_config(tmp_path, video=True), command=["python", "-m", "trainer", "rl", "dqn"])
+    contract = json.loads((result.export.path / "assets.extra" / "model.json").read_text())
+    assert contract["family"] == "dqn_policy"
+    assert contract["data"]["env"] == {"id": "CartPole-v1", "make_kwargs": {}, "wrappers": []}
+    assert contract["action_meanings"] == ["push cart left", "push cart right"]
+    assert contract["metrics"]["eval_episodes"] == 2 and contract["metrics"]["eval_seeds"] == [10001, 10002]
+    loaded = tf.saved_model.load(str(result.export.path))
+    outputs = loaded.signatures["serving_default"](observations=tf.zeros([3, 4]))
+    assert outputs["q_values"].shape == (3, 2) and outputs["actions"].dtype == tf.int64
+    for artefact in ("learning_curve.png", "evaluation.mp4", "checkpoints/" + CHECKPOINT_FILE, "config.json"):
+        assert (result.run_dir / artefact).is_file(), artefact
+    assert list((result.run_dir / "tensorboard").iterdir())
+
+
+def test_atari_run_exports_uint8_frame_stacks(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, env="ALE/Pong-v5", total_timesteps=200, buffer_size=300, learning_starts=120,
+                         batch_size=8, eval_episodes=1, max_episode_steps=400, terminal_on_life_loss=True)
+    result = train_dqn(config)
+    contract = result.export.model_json
+    wrappers = {wrapper["name"]: wrapper["kwargs"] for wrapper in contract["data"]["env"]["wrappers"]}
+    assert wrappers["AtariPreprocessing"]["frame_skip"] == 4 and wrappers["AtariPreprocessing"]["noop_max"] == 30
+    assert wrappers["AtariPreprocessing"]["terminal_on_life_loss"] is False  # evaluation and play see whole games
+    assert wrappers["FrameStackObservation"] == {"stack_size": 4}
+    assert contract["data"]["env"]["make_kwargs"]["frameskip"] == 1
+    assert contract["inputs"]["serving_default"]["observations"] == {
+        **contract["inputs"]["serving_default"]["observations"], "dtype": "uint8", "shape": [None, 84, 84, 4]}
+    assert contract["action_meanings"][:2] == ["NOOP", "FIRE"]
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    saves = []
+    real_save = dqn.save_checkpoint
+
+    def save_then_interrupt(*args, **kwargs) -> None:
+        real_save(*args, **kwargs)
+        saves.append(args[2].step)
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(dqn, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_dqn(tiny_config(tmp_path, save_replay=True))
+    monkeypatch.setattr(dqn, "save_checkpoint", real_save)
+    result = train_dqn(tiny_config(tmp_path, save_replay=True))
+    assert saves == [100, 200]
+    assert (result.start_step, result.final_step) == (200, 300)
+    assert result.export.version == 1  # the interrupted run exported nothing
+
+
+def test_unknown_env_id_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TrainerError, match="unknown env id 'ALE/NoSuchGame-v5'"):
+        train_dqn(tiny_config(tmp_path, env="ALE/NoSuchGame-v5"))
+
+
+def test_buffer_too_big_for_memory_stops_before_the_run_starts(tmp_path: Path) -> None:
+    with pytest.raises(TrainerError, match="GiB of memory is available"):
+        train_dqn(tiny_config(tmp_path, env="ALE/Pong-v5", buffer_size=10**10))
+    assert not (tmp_path / "run").exists()
+
+
+def test_corrupt_checkpoint_is_refused_and_left_alone(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "run" / "checkpoints" / CHECKPOINT_FILE
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainerError, match="unreadable"):
+        train_dqn(tiny_config(tmp_path))
+    assert checkpoint.read_bytes() == b"not a checkpoint"
+    assert not (tmp_path / "saved_models").exists()
+
+
+def test_checkpoint_of_another_env_is_refused(tmp_path: Path) -> None:
+    train_dqn(tiny_config(tmp_path, total_timesteps=100))
+    before = (tmp_path / "run" / "checkpoints" / CHECKPOINT_FILE).read_bytes()
+    with pytest.raises(TrainerError, match="trained on CartPole-v1, not Acrobot-v1"):
+        train_dqn(tiny_config(tmp_path, env="Acrobot-v1", model_name="cartpole_dqn"))
+    assert (tmp_path / "run" / "checkpoints" / CHECKPOINT_FILE).read_bytes() == before
+    assert sorted(path.name for path in (tmp_path / "saved_models" / "cartpole_dqn").iterdir()) == ["1"]
+
+
+def test_plain_dqn_by_flag_trains_and_is_recorded(tmp_path: Path) -> None:
+    result = train_dqn(tiny_config(tmp_path, double=False, total_timesteps=150))
+    assert result.export.model_json["config"]["double"] is False
+    assert np.isfinite(result.evaluation.mean_return)

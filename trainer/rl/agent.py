@@ -1,0 +1,107 @@
+"""The Q-networks and the DQN update: Nature CNN or MLP, target network, (Double) DQN targets, Huber loss, Adam.
+
+`td_targets` is the one formula that separates DQN from Double DQN, kept apart so it can be checked
+against a hand-worked example. The update runs as a tf.function traced once per run (fixed dtypes and
+batch shape), so acting and learning never retrace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def nature_cnn(input_shape: Sequence[int], num_actions: int) -> keras.Model:
+    """Mnih et al. 2015 on uint8 frames [H, W, stack], scaled to [0, 1] in the graph."""
+    return keras.Sequential(
+        [
+            keras.Input(tuple(input_shape), dtype="uint8", name="observations"),
+            keras.layers.Rescaling(1 / 255, name="scale"),
+            keras.layers.Conv2D(32, 8, strides=4, activation="relu"),
+            keras.layers.Conv2D(64, 4, strides=2, activation="relu"),
+            keras.layers.Conv2D(64, 3, strides=1, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(num_actions, name="q_values"),
+        ],
+        name="nature_cnn",
+    )
+
+
+def mlp(input_shape: Sequence[int], num_actions: int, hidden_units: Sequence[int]) -> keras.Model:
+    """A ReLU MLP on vector observations (CleanRL dqn.py: 120, 84)."""
+    layers = [keras.layers.Dense(units, activation="relu") for units in hidden_units]
+    return keras.Sequential(
+        [keras.Input(tuple(input_shape), dtype="float32", name="observations"), *layers,
+         keras.layers.Dense(num_actions, name="q_values")],
+        name="mlp",
+    )
+
+
+def build_q_network(input_shape: Sequence[int], dtype: np.dtype, num_actions: int,
+                    hidden_units: Sequence[int]) -> keras.Model:
+    """The Nature CNN for uint8 frames, the MLP for float vectors."""
+    if np.dtype(dtype) == np.uint8:
+        return nature_cnn(input_shape, num_actions)
+    return mlp(input_shape, num_actions, hidden_units)
+
+
+def td_targets(rewards: tf.Tensor, terminated: tf.Tensor, next_q_online: tf.Tensor, next_q_target: tf.Tensor,
+               gamma: float, double: bool) -> tf.Tensor:
+    """r + γ (1 - terminated) Q'(s', a*): a* = argmax of the online net (Double DQN) or of the target net."""
+    if double:
+        best_actions = tf.argmax(next_q_online, axis=1, output_type=tf.int32)
+        next_values = tf.gather(next_q_target, best_actions, axis=1, batch_dims=1)
+    else:
+        next_values = tf.reduce_max(next_q_target, axis=1)
+    return rewards + gamma * (1.0 - tf.cast(terminated, tf.float32)) * next_values
+
+
+class DQNAgent:
+    """An online Q-network, its target copy and their optimiser; acts ε-greedily and learns from batches."""
+
+    def __init__(self, online: keras.Model, learning_rate: float, gamma: float, double: bool,
+                 max_grad_norm: float) -> None:
+        self.online = online
+        self.target = keras.models.clone_model(online)
+        self.num_actions = int(online.output_shape[-1])
+        self.gamma = gamma
+        self.double = double
+        self.optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=max_grad_norm)
+        self.optimizer.build(online.trainable_variables)
+        self.huber = keras.losses.Huber()
+        self.sync_target()
+        self.train_step = tf.function(self._train_step)
+        observation_spec = tf.TensorSpec([None, *online.input_shape[1:]], online.inputs[0].dtype)
+        self.q_values = tf.function(
+            lambda observations: self.online(observations, training=False), input_signature=[observation_spec]
+        )
+
+    def sync_target(self) -> None:
+        """Copy the online weights into the target network."""
+        self.target.set_weights(self.online.get_weights())
+
+    def _train_step(self, observations: tf.Tensor, actions: tf.Tensor, rewards: tf.Tensor,
+                    next_observations: tf.Tensor, terminated: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One gradient step on the Huber loss of the TD error; returns (loss, mean Q of the taken actions)."""
+        next_q_online = self.online(next_observations, training=False) if self.double else None
+        next_q_target = self.target(next_observations, training=False)
+        targets = tf.stop_gradient(td_targets(rewards, terminated, next_q_online, next_q_target, self.gamma, self.double))
+        with tf.GradientTape() as tape:
+            q_taken = tf.gather(self.online(observations, training=True), actions, axis=1, batch_dims=1)
+            loss = self.huber(targets, q_taken)
+        gradients = tape.gradient(loss, self.online.trainable_variables)
+        self.optimizer.apply(gradients, self.online.trainable_variables)
+        return loss, tf.reduce_mean(q_taken)
+
+    def act(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """ε-greedy actions for a batch of observations in the network's layout."""
+        explore = rng.random(len(observations)) < epsilon
+        random_actions = rng.integers(self.num_actions, size=len(observations))
+        if explore.all():
+            return random_actions
+        greedy = np.asarray(self.q_values(observations)).argmax(axis=1)
+        return np.where(explore, random_actions, greedy)
