@@ -14,8 +14,9 @@ from typing import Any
 
 import keras
 
-from trainer.config import save_config
+from trainer.config import format_config, save_config
 from trainer.errors import TrainerError
+from trainer.export import layout
 
 RUNS_ROOT = Path("runs")
 
@@ -57,3 +58,11 @@ def training_callbacks(run_dir: Path, monitor: str, patience: int) -> list[keras
         ),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
     ]
+
+
+def begin_job(config: Any, family: str) -> None:
+    """What every training job does first: print its config, seed everything, and refuse an export name
+    that holds another family's model before any time is spent training."""
+    print(format_config(config))
+    keras.utils.set_random_seed(config.seed)
+    layout.check_target(config.export_root, config.model_name, family)

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from trainer.config import config_to_dict
+
 PREDICT = "predict"
 CLASSIFY = "classify"
 METADATA_SIGNATURE = "metadata"
@@ -65,3 +67,25 @@ class ExportResult:
     path: Path
     version: int
     model_json: dict[str, Any]
+
+
+def job_model_info(
+    config: Any,
+    family: str,
+    trainer: str,
+    command: Sequence[str],
+    data: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> ModelInfo:
+    """The ModelInfo of a training job whose config dataclass carries `model_name`: name and config come from it."""
+    return ModelInfo(
+        name=config.model_name,
+        family=family,
+        trainer=trainer,
+        command=command,
+        config=config_to_dict(config),
+        data=data,
+        metrics=metrics,
+        extra=extra or {},
+    )

@@ -14,24 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from trainer.config import format_config
-from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult
 from trainer.rl.agent import DQNAgent, build_q_network
 from trainer.rl.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from trainer.rl.dqn_config import DQNConfig
 from trainer.rl.dqn_export import FAMILY, policy_info, policy_signature
-from trainer.rl.envs import action_meanings, env_spec, make_env, make_vector_env, observation_layout
+from trainer.rl.envs import (
+    action_meanings,
+    env_spec,
+    make_env,
+    make_vector_env,
+    observation_layout,
+)
 from trainer.rl.evaluation import Evaluation, evaluate
 from trainer.rl.media import write_learning_curve, write_video
 from trainer.rl.replay import ReplayBuffer
-from trainer.runs import default_run_dir, prepare_run_dir
+from trainer.runs import begin_job, default_run_dir, prepare_run_dir
 
 LOG_INTERVAL = 500
 EVAL_SEED_OFFSET = 10_000
@@ -224,9 +227,7 @@ def _artefacts(run_dir: Path, world: World, state: TrainingState, evaluation: Ev
 
 def train_dqn(config: DQNConfig, command: Sequence[str] = ()) -> DQNResult:
     """Train (or resume) a DQN, evaluate it, draw its curve, record an episode and export the next version."""
-    print(format_config(config))
-    keras.utils.set_random_seed(config.seed)
-    layout.check_target(config.export_root, config.model_name, FAMILY)
+    begin_job(config, FAMILY)
     world = describe_world(config)
     replay, agent = build_replay_and_agent(config, world)
     run_dir = config.run_dir or default_run_dir(config.model_name)

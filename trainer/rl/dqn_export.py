@@ -16,8 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer.config import config_to_dict
-from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature
+from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature, job_model_info
 from trainer.rl.dqn_config import DQNConfig
 from trainer.rl.envs import training_reward_wrappers
 from trainer.rl.evaluation import Evaluation
@@ -61,12 +60,11 @@ def policy_info(config: DQNConfig, command: Sequence[str], env: dict[str, Any], 
                 env_steps: int) -> ModelInfo:
     """model.json's facts: the env as data (for play), the training-only wrappers, and the evaluation."""
     setting = "sticky actions p=%g" % config.repeat_action_probability if env["id"].startswith("ALE/") else None
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={
             "env_id": env["id"],
             "env": env,

@@ -29,12 +29,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from trainer.config import config_to_dict, format_config
-from trainer.export import layout
 from trainer.export.contract import export_saved_model
-from trainer.export.spec import ExportResult, ModelInfo
-from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
-from trainer.sequence.char_data import Vocabulary, build_vocabulary, split_contiguous, window_count, windows
+from trainer.export.spec import ExportResult, ModelInfo, job_model_info
+from trainer.runs import begin_job, default_run_dir, prepare_run_dir, training_callbacks
+from trainer.sequence.char_data import (
+    Vocabulary,
+    build_vocabulary,
+    split_contiguous,
+    window_count,
+    windows,
+)
 from trainer.sequence.charlstm_config import CharLSTMConfig
 from trainer.sequence.charlstm_export import FAMILY, charlstm_signatures, state_names
 from trainer.sequence.charlstm_graph import CharLSTMGraph
@@ -89,12 +93,11 @@ def _model_info(
     splits: tuple[np.ndarray, np.ndarray], validation_bpc: float,
 ) -> ModelInfo:
     train, validation = splits
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={
             "corpus": corpus.source,
             "files": [str(path) for path in corpus.files],
@@ -120,9 +123,7 @@ def train_charlstm(
 
     command is the argv recorded in model.json; callbacks run after the standard ones (e.g. in tests).
     """
-    print(format_config(config))
-    keras.utils.set_random_seed(config.seed)
-    layout.check_target(config.export_root, config.model_name, FAMILY)
+    begin_job(config, FAMILY)
     corpus = load_corpus(config.text, config.encoding, config.limit_chars)
     vocabulary = build_vocabulary(corpus.text)
     splits = split_contiguous(vocabulary.encode(corpus.text), config.validation_fraction, config.seq_length)

@@ -16,18 +16,33 @@ from pathlib import Path
 
 import keras
 
-from trainer.config import config_to_dict, format_config
+from trainer.config import format_config
 from trainer.data import cifar10
-from trainer.data.image_datasets import FOLDER_DATASET, ImageDataset, LabelledImages, load_image_dataset
+from trainer.data.image_datasets import (
+    FOLDER_DATASET,
+    ImageDataset,
+    LabelledImages,
+    load_image_dataset,
+)
 from trainer.data.image_folder import FolderOptions, load_image_folder
 from trainer.data.pipeline import batched, holdout_split
-from trainer.distribute import describe, dtype_policy, dtype_policy_scope, make_strategy, parse_devices
+from trainer.distribute import (
+    describe,
+    dtype_policy,
+    dtype_policy_scope,
+    make_strategy,
+    parse_devices,
+)
 from trainer.export import layout
 from trainer.export.contract import export_saved_model
-from trainer.export.spec import ExportResult, ModelInfo
+from trainer.export.spec import ExportResult, ModelInfo, job_model_info
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.classifier_config import ClassifierConfig
-from trainer.vision.classifier_export import FAMILY, classifier_signatures, features_description
+from trainer.vision.classifier_export import (
+    FAMILY,
+    classifier_signatures,
+    features_description,
+)
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
 from trainer.vision.networks import ClassifierModels, build_classifier
@@ -125,12 +140,11 @@ def _model_info(
     extra: dict[str, object],
 ) -> ModelInfo:
     train, validation = splits
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={
             "dataset": dataset.name,
             "source": dataset.source,

@@ -19,18 +19,34 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from trainer.config import config_to_dict, format_config, require
+from trainer.config import require
 from trainer.data.image_datasets import ImageDataset, LabelledImages, load_image_dataset
 from trainer.data.pipeline import batched
-from trainer.export import layout
 from trainer.export.contract import export_saved_model
-from trainer.export.spec import ExportResult, ModelInfo
-from trainer.runs import default_run_dir, prepare_run_dir, tensorboard_callbacks
+from trainer.export.spec import ExportResult, ModelInfo, job_model_info
+from trainer.runs import (
+    begin_job,
+    default_run_dir,
+    prepare_run_dir,
+    tensorboard_callbacks,
+)
 from trainer.vision.gan_config import GANConfig
-from trainer.vision.gan_export import FAMILY, GANGraph, gan_signatures, grid_request, sample_in_batches
+from trainer.vision.gan_export import (
+    FAMILY,
+    GANGraph,
+    gan_signatures,
+    grid_request,
+    sample_in_batches,
+)
 from trainer.vision.gan_networks import build_networks
 from trainer.vision.image_grid import image_grid, write_png
-from trainer.vision.quality import classifier_reference, generator_quality, label_accuracy, load_label_classifier, real_floor
+from trainer.vision.quality import (
+    classifier_reference,
+    generator_quality,
+    label_accuracy,
+    load_label_classifier,
+    real_floor,
+)
 from trainer.vision.quality_classifier import QualityClassifier, load_quality_classifier
 
 TRAINER = "vision gan"
@@ -175,12 +191,11 @@ def _model_info(config: GANConfig, command: Sequence[str], dataset: ImageDataset
              "prior": "N(0, I)", "loss": LOSS}
     if graph.class_names is not None:
         extra["labels"] = list(graph.class_names)
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={"dataset": dataset.name, "source": dataset.source,
               "splits": {"train": len(train), "test": len(dataset.test)},
               "test_use": "only for the Fréchet distance of samples"},
@@ -199,9 +214,7 @@ def train_gan(config: GANConfig, command: Sequence[str] = (),
 
     command is the argv recorded in model.json; callbacks run after the standard ones (e.g. in tests).
     """
-    print(format_config(config))
-    keras.utils.set_random_seed(config.seed)
-    layout.check_target(config.export_root, config.model_name, FAMILY)
+    begin_job(config, FAMILY)
     dataset = load_image_dataset(config.dataset, config.data_dir, config.offline)
     height, width, _ = dataset.image_shape
     require(height % 4 == 0 and width % 4 == 0, f"{dataset.source}: the GANs need sides divisible by 4, "

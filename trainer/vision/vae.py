@@ -30,13 +30,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from trainer.config import config_to_dict, format_config, require
+from trainer.config import require
 from trainer.data.image_datasets import ImageDataset, LabelledImages, load_image_dataset
 from trainer.data.pipeline import batched, holdout_split
-from trainer.export import layout
 from trainer.export.contract import export_saved_model
-from trainer.export.spec import ExportResult, ModelInfo
-from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
+from trainer.export.spec import ExportResult, ModelInfo, job_model_info
+from trainer.runs import begin_job, default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.quality_classifier import load_quality_classifier
 from trainer.vision.vae_config import VAEConfig
 from trainer.vision.vae_export import FAMILY, VAEGraph, vae_signatures
@@ -229,12 +228,11 @@ def _model_info(
     metrics: dict,
 ) -> ModelInfo:
     train, validation = splits
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={
             "dataset": dataset.name,
             "source": dataset.source,
@@ -257,9 +255,7 @@ def train_vae(
 
     command is the argv recorded in model.json; callbacks run after the standard ones (e.g. in tests).
     """
-    print(format_config(config))
-    keras.utils.set_random_seed(config.seed)
-    layout.check_target(config.export_root, config.model_name, FAMILY)
+    begin_job(config, FAMILY)
     dataset = load_image_dataset(config.dataset, config.data_dir, config.offline)
     height, width, _ = dataset.image_shape
     require(height % 4 == 0 and width % 4 == 0, f"{dataset.source}: the VAE needs sides divisible by 4, "
