@@ -9,16 +9,26 @@ REST_PORT=${REST_PORT:-8501}
 RUN_DIR=${RUN_DIR:-runs/main_job}
 PY=.venv/bin/python
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}  # SDL (gymnasium's renderer) complains without one
 
 bash scripts/setup.sh
 mkdir -p "$RUN_DIR"
 
 has_version() { compgen -G "saved_models/$1/[0-9]*/saved_model.pb" >/dev/null; }
 
-if ! has_version fashion_mnist_classifier; then
-  echo "== No fashion_mnist_classifier export: training the quick classifier"
-  $PY -m trainer vision classifier --dataset fashion_mnist --quick
-fi
+# Each shipped model is trained (quick preset) only when saved_models/ lacks it.
+train_if_missing() {
+  local model=$1; shift
+  if ! has_version "$model"; then
+    echo "== No $model export: training it with the quick preset"
+    $PY -m trainer "$@" --quick --model-name "$model"
+  fi
+}
+train_if_missing fashion_mnist_classifier vision classifier --dataset fashion_mnist
+train_if_missing fashion_mnist_vae vision vae --dataset fashion_mnist
+train_if_missing fashion_mnist_cgan vision gan --arch cgan --dataset fashion_mnist
+train_if_missing charlstm sequence charlstm
+train_if_missing cartpole_dqn rl dqn --env CartPole-v1
 
 echo "== Writing test images"
 $PY -m trainer vision samples --dataset fashion_mnist --split test --count 500 --out "$RUN_DIR/test_images" --overwrite
@@ -81,3 +91,18 @@ for where in "--server localhost:$GRPC_PORT" "--rest http://localhost:$REST_PORT
   # shellcheck disable=SC2086
   $PY -m client evaluate --model fashion_mnist_classifier --images "$RUN_DIR/test_images" $where
 done
+
+echo "== Samples of the VAE, as a PNG grid"
+$PY -m client sample --model fashion_mnist_vae --count 32 --out "$RUN_DIR/vae_samples.png" --server "localhost:$GRPC_PORT"
+
+echo "== Samples of the conditional GAN, one row per class"
+$PY -m client sample --model fashion_mnist_cgan --count 8 --labels 0,1,2,3,4,5,6,7,8,9 \
+  --out "$RUN_DIR/cgan_samples.png" --server "localhost:$GRPC_PORT"
+
+echo "== A paragraph from the char-LSTM (in-graph generation, then streamed through 'step' over REST)"
+$PY -m client generate --model charlstm --prompt "The " --length 400 --temperature 0.7 --seed 1 --server "localhost:$GRPC_PORT"
+$PY -m client generate --model charlstm --prompt "The " --length 120 --temperature 0.7 --seed 1 --stream \
+  --rest "http://localhost:$REST_PORT"
+
+echo "== CartPole played through the server, one decision per request (video: $RUN_DIR/cartpole.mp4)"
+$PY -m client play --model cartpole_dqn --episodes 1 --video "$RUN_DIR/cartpole.mp4" --server "localhost:$GRPC_PORT"
