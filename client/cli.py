@@ -21,11 +21,13 @@ from client.errors import ClientError, InputError
 from client.evaluate import evaluate_folder, read_labelled_folder
 from client.generate import add_generate_command
 from client.images import image_input, load_images
+from client.loadgen import add_bench_command
 from client.messages import DEFAULT_SIGNATURE, SignatureSpec
 from client.options import DEFAULT_GRPC_TARGET, connection_options, model_option, version_options
 from client.play import add_play_command
 from client.sample import add_sample_command
 from client.scores import probability_output
+from client.stream import add_stream_command
 
 Result = TypeVar("Result")
 
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_command(commands)
     add_sample_command(commands)
     add_play_command(commands)
+    add_stream_command(commands)
+    add_bench_command(commands)
     return parser
 
 

@@ -20,6 +20,8 @@ from client.messages import SignatureSpec
 READ_FLAG_BY_CHANNELS = {1: cv2.IMREAD_GRAYSCALE, 3: cv2.IMREAD_COLOR, 4: cv2.IMREAD_COLOR}
 TO_RGB_BY_CHANNELS = {3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGR2RGBA}
 """OpenCV decodes to 8-bit BGR; models take RGB (and get an opaque alpha channel when they want one)."""
+FROM_RGB_BY_CHANNELS = {1: cv2.COLOR_RGB2GRAY, 4: cv2.COLOR_RGB2RGBA}
+"""In-memory frames (video, camera, gymnasium renders) come as RGB; grey and RGBA inputs are converted from it."""
 DEFAULT_CHANNELS = 3
 
 
@@ -40,6 +42,17 @@ def load_images(paths: list[str], spec: tf.TensorSpec) -> np.ndarray:
     if len({image.shape for image in images}) > 1:
         raise InputError(f"the images differ in size {[image.shape for image in images]}; resize them to one size")
     return np.stack(images)
+
+
+def fit_frame(frame: np.ndarray, spec: tf.TensorSpec) -> np.ndarray:
+    """One in-memory H×W×3 RGB uint8 frame fitted to ``spec`` like an image file (no batch dimension).
+
+    The streaming client uses it so that frames and files reach a model prepared the same way.
+    """
+    height, width, channels = _wanted_size(spec)
+    if channels in FROM_RGB_BY_CHANNELS:
+        frame = cv2.cvtColor(frame, FROM_RGB_BY_CHANNELS[channels])
+    return _fit(frame.reshape(frame.shape[0], frame.shape[1], channels), height, width, spec)
 
 
 def read_image(path: str, channels: int) -> np.ndarray:

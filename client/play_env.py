@@ -25,7 +25,10 @@ WRAPPERS: dict[str, Callable[..., gym.Env]] = {
     "FrameStackObservation": FrameStackObservation,
 }
 ENV_PACKAGES = {"ALE/": "ale_py"}
-POLICY_OUTPUTS = {"dqn_policy": ("observations", "actions")}  # family -> (input name, action output name)
+POLICY_OUTPUTS = {  # family -> (input name, action output name)
+    "dqn_policy": ("observations", "actions"),
+    "carracing_driver": ("frames", "actions"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class PolicySetup:
 
     env: dict[str, Any]
     transpose: list[int] | None
+    observation_shape: list[int] | None
     action_meanings: list[str]
     input_name: str
     input_dtype: str
@@ -50,20 +54,28 @@ def policy_setup(contract: dict[str, Any], env_id: str | None = None) -> PolicyS
     try:
         env = dict(contract["data"]["env"])
         transpose = contract["data"].get("observation_transpose")
+        observation_shape = contract["data"].get("observation_shape")
         described = contract["inputs"]["serving_default"][input_name]
         meanings = list(contract["action_meanings"])
     except (KeyError, TypeError) as error:
         raise InputError(f"the contract of {contract.get('name')!r} lacks {error} needed to play it") from None
     if env_id:
         env["id"] = env_id
-    return PolicySetup(env, transpose, meanings, input_name, described["dtype"], described["shape"], action_output)
+    return PolicySetup(
+        env, transpose, observation_shape, meanings, input_name, described["dtype"], described["shape"], action_output
+    )
+
+
+def register_env_package(env_id: str) -> None:
+    """Import the package that registers env_id's family with gymnasium (Atari's come from ale_py)."""
+    for prefix, package in ENV_PACKAGES.items():
+        if env_id.startswith(prefix):
+            gym.register_envs(importlib.import_module(package))
 
 
 def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
     """gymnasium.make with the contract's arguments, then its wrappers in order; InputError if unknown."""
-    for prefix, package in ENV_PACKAGES.items():
-        if spec["id"].startswith(prefix):
-            gym.register_envs(importlib.import_module(package))
+    register_env_package(spec["id"])
     unknown = [wrapper["name"] for wrapper in spec["wrappers"] if wrapper["name"] not in WRAPPERS]
     if unknown:
         raise InputError(f"the contract names wrappers this client does not know: {unknown} (known: {sorted(WRAPPERS)})")
@@ -77,9 +89,12 @@ def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
 
 
 def policy_input(observations: np.ndarray, setup: PolicySetup) -> np.ndarray:
-    """A batch of env observations [K, ...] as the policy's input (transposed and cast as the contract says)."""
+    """A batch of env observations [K, ...] as the policy's input: transposed, reshaped (a stack of RGB frames
+    becomes one image of stack×3 channels) and cast as the contract says."""
     if setup.transpose is not None:
         observations = np.transpose(observations, [0, *(axis + 1 for axis in setup.transpose)])
+    if setup.observation_shape is not None:
+        observations = observations.reshape(len(observations), *setup.observation_shape)
     return observations.astype(setup.input_dtype, copy=False)
 
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
+from trainer.rl.carracing_config import RECORD_QUICK_PRESET, TRAIN_QUICK_PRESET, RecordConfig, TrainConfig
 from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig
 from trainer.rl.dqn_config import QUICK_PRESET as DQN_QUICK_PRESET
 from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET
@@ -89,7 +90,7 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
         },
     ),
     "rl": (
-        "reinforcement learning: DQN policies for Atari and CartPole",
+        "reinforcement learning: DQN policies for Atari and CartPole, a behavioural-cloning CarRacing driver",
         {
             "dqn": Job(
                 help="DQN / Double DQN on gymnasium (ALE/*-v5 Atari games, CartPole-v1)",
@@ -100,6 +101,20 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                     "cartpole": Preset("RL Zoo's tuned CartPole-v1 values", CARTPOLE_PRESET),
                 },
                 after_interrupt="run the same command with the same --run-dir to resume from the last checkpoint",
+            ),
+            "carracing-record": Job(
+                help="record CarRacing-v3 demonstrations (scripted expert or keyboard) as compressed shards; resumable",
+                config_cls=RecordConfig,
+                entry_point="trainer.rl.carracing_record:record_demonstrations",
+                presets={"quick": Preset("two short expert episodes", RECORD_QUICK_PRESET)},
+                after_interrupt="run the same command again: recorded episodes are kept and skipped",
+            ),
+            "carracing-train": Job(
+                help="behavioural-cloning CarRacing driver (textbook CNN) from shards, optional DAgger",
+                config_cls=TrainConfig,
+                entry_point="trainer.rl.carracing_train:train_driver",
+                presets={"quick": Preset("a tiny fast run", TRAIN_QUICK_PRESET)},
+                after_interrupt="run the same command with the same --run-dir to resume",
             ),
         },
     ),

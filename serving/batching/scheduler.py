@@ -110,11 +110,12 @@ class BatchScheduler:
     def _next_batch(self) -> tuple[BatchQueue, list[Task]] | None:
         now = time.monotonic()
         timeout = self.options.batch_timeout_micros / 1e6
-        for queue in self._queues.values():
+        for key, queue in self._queues.items():
             if not queue.tasks:
                 continue
             full = queue.enqueued_rows >= self.options.max_batch_size
             if full or now - queue.tasks[0].enqueued_at >= timeout:
+                self._queues[key] = self._queues.pop(key)  # served last: the other queues come first next time
                 return queue, self._take(queue)
         return None
 

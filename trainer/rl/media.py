@@ -59,13 +59,13 @@ def annotate(frame: np.ndarray, text: str) -> np.ndarray:
     return bgr
 
 
-def write_video(path: Path, frames: Sequence[np.ndarray], captions: Sequence[str]) -> bool:
-    """Write RGB frames with one caption each as an MP4; False when there is nothing to write or no codec."""
+def write_video(path: Path, frames: Sequence[np.ndarray], captions: Sequence[str], fps: int = VIDEO_FPS) -> bool:
+    """Write RGB frames with one caption each as an MP4 at fps; False when there is nothing to write or no codec."""
     if not frames:
         return False
     annotated = [annotate(frame, caption) for frame, caption in zip(frames, captions)]
     height, width = annotated[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), VIDEO_FPS, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), fps, (width, height))
     if not writer.isOpened():
         return False
     for frame in annotated:

@@ -148,3 +148,35 @@ def test_options_follow_tf_serving_defaults_and_validation(tmp_path):
     parsed = text_format.Parse("max_batch_size { value: 8 } allowed_batch_sizes: 8", BatchingParameters())
     assert options_from_proto(parsed).allowed_batch_sizes == (8,)
     assert padded_batch_size(3, (2, 4, 8)) == 4 and padded_batch_size(5, ()) == 5
+
+
+class NamedServable(RecordingServable):
+    """A RecordingServable with its own name, logging which servable each batch ran on."""
+
+    def __init__(self, name: str, log: list[str], delay: float = 0.0) -> None:
+        super().__init__(delay)
+        self.name, self.log = name, log
+
+    def run(self, signature, inputs):
+        self.log.append(self.name)
+        return super().run(signature, inputs)
+
+
+def test_busy_queues_take_turns():
+    log: list[str] = []
+    first, second = NamedServable("first", log, delay=0.01), NamedServable("second", log, delay=0.01)
+    scheduler = BatchScheduler(BatchingOptions(max_batch_size=2, batch_timeout_micros=0, num_batch_threads=1))
+    blocker = NamedServable("first", log, delay=0.3)
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            pool.submit(scheduler, blocker, SIGNATURE, {"x": rows(2, 0.0)}, None)
+            time.sleep(0.1)
+            calls = [pool.submit(scheduler, servable, SIGNATURE, {"x": rows(2, 0.0)}, None)
+                     for servable in (first, second) for _ in range(5)]
+            for call in calls:
+                call.result(timeout=30)
+    finally:
+        scheduler.stop()
+    after_blocker = log[1:]
+    assert sorted(after_blocker) == ["first"] * 5 + ["second"] * 5
+    assert all(one != two for one, two in zip(after_blocker[:6], after_blocker[1:7])), after_blocker

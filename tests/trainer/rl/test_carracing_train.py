@@ -1,0 +1,121 @@
+"""A tiny behavioural-cloning run with one DAgger round that exports, and training's refusal of bad data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer.errors import TrainerError
+from trainer.rl.carracing_config import RecordConfig, TrainConfig
+from trainer.rl.carracing_record import record_demonstrations
+from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
+from trainer.rl.carracing_train import DriverResult, train_driver
+
+TINY = {
+    "epochs": 1, "filters": "4,8,8", "dense_units": 16, "batch_size": 32, "min_action_frames": 1,
+    "eval_episodes": 1, "eval_max_steps": 20, "dagger_episodes": 1, "dagger_max_steps": 20,
+}
+RECORDED_EPISODES, RECORDED_STEPS = 3, 30
+
+
+@dataclass(frozen=True)
+class TinyDriver:
+    """A finished tiny run: the demonstrations it grew, and what train_driver returned."""
+
+    data: Path
+    result: DriverResult
+
+
+@pytest.fixture(scope="module")
+def tiny_driver(tmp_path_factory) -> TinyDriver:
+    """Three 30-step expert episodes, then a 2-frame-stack driver with one 20-step DAgger episode."""
+    root = tmp_path_factory.mktemp("carracing")
+    record_demonstrations(RecordConfig(out=root / "demos", seeds="0-2", max_episode_steps=RECORDED_STEPS))
+    config = TrainConfig(data=root / "demos", frame_stack=2, dagger_iterations=1, export_root=root / "saved_models",
+                         run_dir=root / "run", **TINY)
+    return TinyDriver(root / "demos", train_driver(config, ["python", "-m", "trainer", "rl", "carracing-train"]))
+
+
+def test_the_export_serves_frames_to_action_probabilities(tiny_driver):
+    loaded = tf.saved_model.load(str(tiny_driver.result.export.path))
+    serve = loaded.signatures["serving_default"]
+    (frames,) = serve.structured_input_signature[1].values()
+    assert frames.name == "frames" and frames.dtype == tf.uint8 and frames.shape.as_list() == [None, 96, 96, 6]
+    outputs = serve(frames=tf.zeros([3, 96, 96, 6], tf.uint8))
+    assert outputs["action_probs"].dtype == tf.float32 and outputs["action_probs"].shape == (3, 5)
+    assert outputs["actions"].dtype == tf.int64 and outputs["actions"].shape == (3,)
+    np.testing.assert_allclose(outputs["action_probs"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    served = json.loads(loaded.signatures["metadata"]()["model_json"].numpy().decode())
+    assert served == tiny_driver.result.export.model_json
+
+
+def test_model_json_carries_env_frame_handling_actions_and_metrics(tiny_driver):
+    document = tiny_driver.result.export.model_json
+    assert document["family"] == "carracing_driver"
+    assert document["data"]["env"]["id"] == "CarRacing-v3"
+    assert document["data"]["env"]["make_kwargs"] == {"continuous": False}
+    assert document["data"]["env"]["wrappers"][0]["kwargs"]["stack_size"] == 2
+    assert document["data"]["observation_transpose"] == [1, 2, 0, 3]
+    assert document["action_meanings"] == ["noop", "steer right", "steer left", "gas", "brake"]
+    evaluation = document["metrics"]["evaluation"]
+    assert evaluation["episodes"] == 1 and evaluation["seeds"] == [10_000]
+    assert "validation_accuracy" in document["metrics"]
+    run_dir = tiny_driver.result.run_dir
+    assert (run_dir / "confusion_matrix.png").is_file() and list(run_dir.glob("eval-best-*.mp4"))
+
+
+def test_dagger_adds_states_the_learner_visited_labelled_by_the_expert(tiny_driver):
+    episodes = load_episodes(tiny_driver.data)
+    dagger = [episode for episode in episodes if episode.record.driver == "dagger"]
+    assert len(episodes) == RECORDED_EPISODES + 1 and len(dagger) == 1
+    assert dagger[0].record.id == "dagger1-020000" and len(dagger[0].frames) == 20
+    assert tiny_driver.result.export.model_json["data"]["drivers"] == {"expert": 3, "dagger": 1}
+
+
+def _synthetic_demos(directory: Path, count: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    for seed in range(count):
+        record = EpisodeRecord(f"expert-{seed:06d}", f"episodes/expert-{seed:06d}.npz", seed, "expert", 8, 1.0, False)
+        frames = rng.integers(0, 256, (8, 96, 96, 3), dtype=np.uint8)
+        write_episode(directory, Episode(record, frames, np.array([3, 3, 3, 3, 1, 2, 3, 3])))
+    return directory
+
+
+def _truncate(demos: Path) -> None:
+    shard = demos / "episodes" / "expert-000001.npz"
+    shard.write_bytes(shard.read_bytes()[:100])
+
+
+def _other_env(demos: Path) -> None:
+    manifest = json.loads((demos / MANIFEST).read_text())
+    (demos / MANIFEST).write_text(json.dumps({**manifest, "env_id": "CarRacing-v2"}))
+
+
+BAD_DATA = {
+    "missing shard": (lambda demos: (demos / "episodes" / "expert-000001.npz").unlink(), {}, "missing shard"),
+    "truncated shard": (_truncate, {}, "truncated or corrupt shard"),
+    "another env": (_other_env, {}, "env_id 'CarRacing-v2'"),
+    "empty after balancing": (lambda demos: None, {"min_action_frames": 1000}, "empty after balancing"),
+    "seen evaluation tracks": (lambda demos: None, {"eval_first_seed": 2}, "were recorded"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATA)
+def test_bad_data_is_refused_before_anything_is_written(tmp_path, case):
+    spoil, flags, message = BAD_DATA[case]
+    demos = _synthetic_demos(tmp_path / "demos")
+    spoil(demos)
+    existing = tmp_path / "saved_models" / "carracing_driver" / "1" / "assets.extra" / "model.json"
+    existing.parent.mkdir(parents=True)
+    existing.write_text('{"family": "carracing_driver"}')
+    config = TrainConfig(data=demos, export_root=tmp_path / "saved_models", run_dir=tmp_path / "run", **{**TINY, **flags})
+    with pytest.raises(TrainerError, match=message):
+        train_driver(config)
+    assert not (tmp_path / "run").exists()
+    assert sorted(path.name for path in existing.parents[2].iterdir()) == ["1"]
+    assert existing.read_text() == '{"family": "carracing_driver"}'

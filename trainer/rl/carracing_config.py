@@ -1,0 +1,140 @@
+"""Flags of `python -m trainer rl carracing-record` and `rl carracing-train` (behavioural cloning + DAgger).
+
+Kept apart from the recording and training code so the CLI can build and validate them without loading
+TensorFlow or gymnasium. The environment is fixed: `CarRacing-v3` with `continuous=False` and its five
+discrete actions. Seeds are kept apart by default: demonstrations use 0..19, DAgger 20_000.., and evaluation
+10_000.., so the reported return is always on tracks that neither recording nor training saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.config import REQUIRED, flag, require
+from trainer.export.layout import validate_model_name
+
+ENV_ID = "CarRacing-v3"
+ENV_KWARGS = {"continuous": False}
+FRAME_SHAPE = (96, 96, 3)
+ACTION_MEANINGS = ("noop", "steer right", "steer left", "gas", "brake")  # gymnasium's discrete CarRacing actions
+MAX_EPISODE_STEPS = 1000  # CarRacing-v3's own time limit
+DRIVERS = ("expert", "human")
+BALANCE_MODES = ("weights", "downsample", "none")
+
+RECORD_QUICK_PRESET = {"seeds": "0-1", "max_episode_steps": 200}
+TRAIN_QUICK_PRESET = {
+    "epochs": 2, "filters": "8,16,16", "dense_units": 32, "eval_episodes": 2, "eval_max_steps": 200,
+    "min_action_frames": 5, "dagger_episodes": 1, "dagger_max_steps": 200,
+}
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0-4,10,12-13' -> (0, 1, 2, 3, 4, 10, 12, 13); TrainerError for anything else or a repeated seed."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        bounds = part.strip().split("-")
+        require(
+            1 <= len(bounds) <= 2 and all(bound.isdigit() for bound in bounds),
+            f"--seeds must be non-negative integers or ranges like 0-19, separated by commas; got {text!r}",
+        )
+        first, last = int(bounds[0]), int(bounds[-1])
+        require(first <= last, f"--seeds range {part!r} runs backwards")
+        seeds.extend(range(first, last + 1))
+    require(len(set(seeds)) == len(seeds), f"--seeds {text!r} names a seed twice")
+    return tuple(seeds)
+
+
+def parse_sizes(text: str, name: str) -> tuple[int, ...]:
+    """'32,64,64' -> (32, 64, 64); TrainerError unless every part is a positive integer."""
+    parts = [part.strip() for part in text.split(",")]
+    require(all(part.isdigit() and int(part) > 0 for part in parts), f"--{name} must be positive integers, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+@dataclass
+class RecordConfig:
+    """One recording job: who drives which tracks, and where the shards go."""
+
+    out: Path = flag(REQUIRED, "folder of demonstration shards and manifest.json; recording again resumes")
+    seeds: str = flag("0-19", "track seeds to record, e.g. 0-19 or 3,5,8 (one episode per seed)")
+    episodes: int | None = flag(None, "record only the first N of --seeds (default: all of them)")
+    driver: str = flag("expert", "who drives: the scripted expert (privileged state) or you (keyboard)", choices=DRIVERS)
+    max_episode_steps: int = flag(MAX_EPISODE_STEPS, "cut episodes after this many steps (CarRacing-v3: 1000)")
+
+    def __post_init__(self) -> None:
+        """Validate the flags; seed_list() then holds the seeds to record."""
+        seeds = parse_seeds(self.seeds)
+        require(self.episodes is None or self.episodes >= 1, f"--episodes must be at least 1, got {self.episodes}")
+        require(
+            self.episodes is None or self.episodes <= len(seeds),
+            f"--episodes {self.episodes} exceeds the {len(seeds)} seeds of --seeds {self.seeds}",
+        )
+        require(self.max_episode_steps >= 1, f"--max-episode-steps must be at least 1, got {self.max_episode_steps}")
+
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds to record, one episode each."""
+        return parse_seeds(self.seeds)[: self.episodes]
+
+
+@dataclass
+class TrainConfig:
+    """One driver training job: data, network, optimisation, DAgger, evaluation and where results go."""
+
+    data: Path = flag(REQUIRED, "folder of demonstration shards written by carracing-record (DAgger adds to it)")
+    frame_stack: int = flag(1, "frames stacked on the channel axis as the network's input (1 = the frame alone)")
+    balance: str = flag("weights", "class balancing: inverse-frequency sample weights, downsample every action to "
+                        "the rarest one, or none", choices=BALANCE_MODES)
+    min_action_frames: int = flag(50, "actions with fewer training frames are dropped before balancing")
+    validation_fraction: float = flag(0.2, "fraction of the episodes (never single frames) held out for validation")
+    filters: str = flag("32,64,64", "filters of the three ELU conv layers (8x8/4, 4x4/2, 3x3/1, Nature-CNN sizes)")
+    dense_units: int = flag(256, "units of the hidden dense layer before the 5-way softmax")
+    dropout: float = flag(0.5, "dropout before the output layer")
+    epochs: int = flag(20, "maximum epochs per training round")
+    batch_size: int = flag(64, "frames per training step")
+    learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default)")
+    patience: int = flag(5, "epochs without validation-loss gain before early stopping")
+    dagger_iterations: int = flag(0, "DAgger rounds after behavioural cloning: learner drives, expert labels, retrain")
+    dagger_episodes: int = flag(5, "episodes the learner drives per DAgger round")
+    dagger_first_seed: int = flag(20_000, "first track seed of the DAgger episodes (each round uses new seeds)")
+    dagger_max_steps: int = flag(MAX_EPISODE_STEPS, "cut DAgger episodes after this many steps")
+    eval_episodes: int = flag(10, "evaluation episodes in the real env, on unseen seeds")
+    eval_first_seed: int = flag(10_000, "first evaluation seed; must not be a recorded or DAgger seed")
+    eval_max_steps: int = flag(MAX_EPISODE_STEPS, "cut evaluation episodes after this many steps")
+    video: bool = flag(True, "write MP4s of the best and the worst evaluation episode to the run dir")
+    seed: int = flag(1, "seed of Python, NumPy, TensorFlow and the episode split")
+    model_name: str = flag("carracing_driver", "export name")
+    export_root: Path = flag(Path("saved_models"), "folder that holds <model_name>/<version>/ exports")
+    run_dir: Path | None = flag(None, "folder for logs, checkpoints and videos; reuse it to resume (default: runs/...)")
+
+    def __post_init__(self) -> None:
+        """Validate every flag."""
+        for name in ("frame_stack", "min_action_frames", "dense_units", "epochs", "batch_size", "patience",
+                     "dagger_episodes", "dagger_max_steps", "eval_episodes", "eval_max_steps"):
+            value = getattr(self, name)
+            require(value >= 1, f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        require(0 < self.validation_fraction < 1, f"--validation-fraction must lie in (0, 1), got {self.validation_fraction}")
+        require(0 <= self.dropout < 1, f"--dropout must lie in [0, 1), got {self.dropout}")
+        require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
+        require(self.dagger_iterations >= 0, f"--dagger-iterations must be >= 0, got {self.dagger_iterations}")
+        require(len(self.filter_sizes()) == 3, f"--filters needs three sizes, got {self.filters!r}")
+        require(not set(self.dagger_seeds()) & set(self.eval_seeds()), "DAgger seeds overlap the evaluation seeds; "
+                "move --dagger-first-seed or --eval-first-seed")
+        self.model_name = validate_model_name(self.model_name)
+
+    def filter_sizes(self) -> tuple[int, ...]:
+        """The three conv layers' filter counts."""
+        return parse_sizes(self.filters, "filters")
+
+    def eval_seeds(self) -> tuple[int, ...]:
+        """The evaluation track seeds."""
+        return tuple(range(self.eval_first_seed, self.eval_first_seed + self.eval_episodes))
+
+    def dagger_seeds(self) -> tuple[int, ...]:
+        """Every DAgger track seed, all rounds together."""
+        count = self.dagger_iterations * self.dagger_episodes
+        return tuple(range(self.dagger_first_seed, self.dagger_first_seed + count))
+
+    def round_seeds(self, round_index: int) -> tuple[int, ...]:
+        """The seeds the learner drives in DAgger round round_index (1-based)."""
+        return self.dagger_seeds()[(round_index - 1) * self.dagger_episodes : round_index * self.dagger_episodes]

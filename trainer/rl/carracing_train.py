@@ -1,0 +1,200 @@
+"""`python -m trainer rl carracing-train`: behavioural cloning of recorded drivers, optionally DAgger, then export.
+
+Data (shards, split by episode, balanced) -> the textbook network -> `fit` with the project callbacks ->
+DAgger rounds (the learner drives new tracks, the expert labels what it saw, the shards grow, fit again) ->
+a confusion matrix on the validation frames -> driving in the real env on unseen tracks (mean ± std return,
+MP4s of the best and worst episode) -> export. Each round trains in `run_dir/round-<k>/` and leaves
+`final.weights.h5` there, so running the same command again resumes: finished rounds are loaded, an
+interrupted `fit` continues from its last epoch (BackupAndRestore), and recorded DAgger episodes are kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from trainer.config import format_config
+from trainer.errors import TrainerError
+from trainer.export import layout
+from trainer.export.contract import export_saved_model
+from trainer.export.spec import ExportResult
+from trainer.rl.carracing_config import ACTION_MEANINGS, TrainConfig
+from trainer.rl.carracing_data import (
+    Balanced,
+    FrameSet,
+    balance,
+    frame_set,
+    split_episodes,
+    training_dataset,
+    validation_dataset,
+)
+from trainer.rl.carracing_expert import CarRacingExpert
+from trainer.rl.carracing_export import FAMILY, driver_info, driver_signature
+from trainer.rl.carracing_policy import DrivingReport, LearnerDriver, build_network, evaluate_driver
+from trainer.rl.carracing_record import record_episode
+from trainer.rl.carracing_rollout import make_env
+from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_ids
+from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
+from trainer.vision.confusion_png import write_confusion_png
+from trainer.vision.evaluation import ClassificationReport, classification_report
+
+MONITOR = "val_loss"
+FINAL_WEIGHTS = "final.weights.h5"
+DAGGER_DRIVER = "dagger"
+WARMUP_FRAMES = 2
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One round's data: the episodes, their split into frame sets, and the balanced training samples."""
+
+    episodes: list[Episode]
+    train: FrameSet
+    validation: FrameSet
+    balanced: Balanced
+    split: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class DriverResult:
+    """What a training job produced: its run dir, the validation report, the driving report and the export."""
+
+    run_dir: Path
+    validation: ClassificationReport
+    driving: DrivingReport
+    export: ExportResult
+
+
+def _check_seeds(episodes: Sequence[Episode], config: TrainConfig) -> None:
+    """Evaluation must happen on tracks no recorded episode used."""
+    shared = sorted({episode.record.seed for episode in episodes} & set(config.eval_seeds()))
+    if shared:
+        raise TrainerError(f"evaluation seeds {shared[:5]} were recorded in {config.data}; "
+                           "choose another --eval-first-seed so evaluation stays on unseen tracks")
+
+
+def load_dataset(config: TrainConfig) -> Dataset:
+    """Load and check every shard, split by episode and balance the training frames."""
+    episodes = load_episodes(config.data)
+    _check_seeds(episodes, config)
+    train_episodes, validation_episodes = split_episodes(episodes, config.validation_fraction, config.seed)
+    train = frame_set(train_episodes, config.frame_stack)
+    balanced = balance(train.labels, config.balance, config.min_action_frames, config.seed)
+    validation = frame_set(validation_episodes, config.frame_stack)
+    return Dataset(episodes, train, validation, balanced, (len(train_episodes), len(validation_episodes)))
+
+
+def _build(config: TrainConfig) -> keras.Model:
+    model = build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_dir: Path) -> None:
+    """Fit on data in round_dir, or load the weights a finished run of this round left there."""
+    final = round_dir / FINAL_WEIGHTS
+    if final.is_file():
+        print(f"{round_dir.name}: finished before, loading {final}")
+        model.load_weights(str(final))
+        return
+    print(f"{round_dir.name}: {len(data.balanced.samples)} training frames after balancing "
+          f"({data.balanced.summary()['after']}), {len(data.validation)} validation frames")
+    model.fit(
+        training_dataset(data.train, data.balanced, config.frame_stack, config.batch_size, config.seed),
+        validation_data=validation_dataset(data.validation, config.frame_stack, config.batch_size),
+        epochs=config.epochs,
+        callbacks=training_callbacks(round_dir, MONITOR, config.patience),
+        shuffle=False,  # the tf.data pipeline reshuffles every epoch
+        verbose=2,
+    )
+    model.save_weights(str(final))
+
+
+def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> int:
+    """The learner drives this round's new tracks; the expert labels every visited state; returns frames added."""
+    env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
+    done, added = recorded_ids(config.data), 0
+    try:
+        for seed in config.round_seeds(round_index):
+            episode = episode_id(f"{DAGGER_DRIVER}{round_index}", seed)
+            if episode in done:
+                continue
+            identity = (episode, DAGGER_DRIVER, seed)
+            record = record_episode(config.data, env, learner, identity, config.dagger_max_steps, labeller=expert)
+            print(f"DAgger round {round_index}, seed {seed}: learner's return {record.total_return:.1f}, "
+                  f"{record.steps} states labelled by the expert")
+            added += record.steps
+    finally:
+        env.close()
+    return added
+
+
+def validation_report(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: Path) -> ClassificationReport:
+    """Accuracy and the per-action confusion matrix (PNG) on the validation episodes' frames."""
+    probabilities = model.predict(validation_dataset(data.validation, config.frame_stack, config.batch_size), verbose=0)
+    report = classification_report(probabilities, data.validation.labels, ACTION_MEANINGS)
+    per_action = {name: round(value, 3) for name, value in report.per_class_accuracy.items() if value is not None}
+    print(f"validation accuracy {report.accuracy:.4f} on {len(data.validation)} frames; per action {per_action}")
+    write_confusion_png(run_dir / "confusion_matrix.png", report.confusion, ACTION_MEANINGS)
+    return report
+
+
+def _data_facts(config: TrainConfig, data: Dataset) -> dict[str, Any]:
+    """model.json's `data` entry besides the env: what the driver learned from."""
+    return {
+        "demonstrations": str(config.data),
+        "episodes": {"train": data.split[0], "validation": data.split[1]},
+        "frames": {"train": len(data.train), "validation": len(data.validation)},
+        "drivers": dict(Counter(episode.record.driver for episode in data.episodes)),
+        "recorded_seeds": sorted({episode.record.seed for episode in data.episodes}),
+        "split": "by episode (stable hash of episode id and --seed)",
+        "balancing": {"mode": config.balance, "min_action_frames": config.min_action_frames,
+                      **data.balanced.summary()},
+    }
+
+
+def _metrics(validation: ClassificationReport, driving: DrivingReport) -> dict[str, Any]:
+    return {
+        "evaluation": {**driving.as_metrics(), "env": "CarRacing-v3 continuous=False, headless, greedy actions"},
+        "validation_accuracy": validation.accuracy,
+        "validation_loss": validation.loss,
+        "per_action_accuracy": validation.per_class_accuracy,
+    }
+
+
+def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResult:
+    """Clone the recorded drivers (plus DAgger rounds), evaluate on unseen tracks and export the next version.
+
+    Every input is checked before the run dir is made, so bad data writes nothing.
+    """
+    print(format_config(config))
+    keras.utils.set_random_seed(config.seed)
+    layout.check_target(config.export_root, config.model_name, FAMILY)
+    data = load_dataset(config)
+    run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
+    model = _build(config)
+    train_round(model, config, data, run_dir / "round-0")
+    for round_index in range(1, config.dagger_iterations + 1):
+        dagger_round(model, config, round_index)
+        data = load_dataset(config)
+        train_round(model, config, data, run_dir / f"round-{round_index}")
+    validation = validation_report(model, config, data, run_dir)
+    video_dir = run_dir if config.video else None
+    driving = evaluate_driver(model, config.frame_stack, config.eval_seeds(), config.eval_max_steps, video_dir)
+    print(driving.summary())
+    warmup = data.validation.stacked(np.arange(min(WARMUP_FRAMES, len(data.validation))))
+    signature = driver_signature(model, config.frame_stack, warmup)
+    info = driver_info(config, command, _data_facts(config, data), _metrics(validation, driving))
+    export = export_saved_model(info, [signature], config.export_root, track=[model])
+    print(f"exported {export.path} (return {driving.as_metrics()['mean_return']:.1f})")
+    return DriverResult(run_dir, validation, driving, export)
