@@ -56,7 +56,7 @@ class Export:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classifier-dir", default="saved_models/fashion_mnist_classifier", help="classifier base path")
-    parser.add_argument("--policy-dir", default="saved_models/dqn_policy", help="DQN policy base path (skipped if absent)")
+    parser.add_argument("--policy-dir", default="saved_models/cartpole_dqn", help="DQN policy base path (skipped if absent)")
     parser.add_argument("--frames", type=int, default=300, help="frames per single-stream measurement")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients, and the batch of the in-process call")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per load run")
