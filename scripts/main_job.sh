@@ -83,8 +83,8 @@ echo "== Models served"
 $PY -m client list --rest "http://localhost:$REST_PORT"
 
 echo "== One image, top classes named by the model's contract (gRPC)"
-FIRST_IMAGE=$(ls "$RUN_DIR"/test_images/*.png | head -n 1)
-$PY -m client predict --model fashion_mnist_classifier --image "$FIRST_IMAGE" --top 3 --server "localhost:$GRPC_PORT"
+TEST_IMAGES=("$RUN_DIR"/test_images/*.png)
+$PY -m client predict --model fashion_mnist_classifier --image "${TEST_IMAGES[0]}" --top 3 --server "localhost:$GRPC_PORT"
 
 echo "== Classifying the test images over gRPC, then REST"
 for where in "--server localhost:$GRPC_PORT" "--rest http://localhost:$REST_PORT"; do
