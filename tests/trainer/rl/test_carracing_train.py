@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from server_process import start_in_process
 
+from client import ServingClient
+from client.play import play, read_contract
+from client.play_env import policy_setup
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig
 from trainer.rl.carracing_record import record_demonstrations
@@ -21,6 +25,7 @@ TINY = {
     "eval_episodes": 1, "eval_max_steps": 20, "dagger_episodes": 1, "dagger_max_steps": 20,
 }
 RECORDED_EPISODES, RECORDED_STEPS = 3, 30
+PLAYED_STEPS = 150
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,18 @@ def test_bad_data_is_refused_before_anything_is_written(tmp_path, case):
     assert not (tmp_path / "run").exists()
     assert sorted(path.name for path in existing.parents[2].iterdir()) == ["1"]
     assert existing.read_text() == '{"family": "carracing_driver"}'
+
+
+def test_the_served_driver_drives_through_the_client(tiny_driver, tmp_path):
+    """The export under our server, driven frame by frame by `client play` for a 150-step episode."""
+    base = tiny_driver.result.export.path.parent
+    server = start_in_process(f"--model_name={base.name}", f"--model_base_path={base}")
+    try:
+        with ServingClient(server.grpc_target) as client:
+            setup = policy_setup(read_contract(client, base.name, None))
+            setup.env["make_kwargs"] = {**setup.env["make_kwargs"], "max_episode_steps": PLAYED_STEPS}
+            report = play(client, base.name, setup, episodes=1, num_envs=1, seed=30_000, video=tmp_path / "lap.mp4")
+    finally:
+        server.stop()
+    assert len(report.returns) == 1 and report.decisions == PLAYED_STEPS
+    assert (tmp_path / "lap.mp4").stat().st_size > 0
