@@ -17,7 +17,12 @@ from typing import Any, NoReturn
 
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
-from trainer.rl.carracing_config import RECORD_QUICK_PRESET, TRAIN_QUICK_PRESET, RecordConfig, TrainConfig
+from trainer.rl.carracing_config import (
+    RECORD_QUICK_PRESET,
+    TRAIN_QUICK_PRESET,
+    RecordConfig,
+    TrainConfig,
+)
 from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig
 from trainer.rl.dqn_config import QUICK_PRESET as DQN_QUICK_PRESET
 from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET

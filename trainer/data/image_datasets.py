@@ -66,6 +66,16 @@ class ImageDataset:
         """(height, width, channels) of one image."""
         return self.train.images.shape[1:]
 
+    def describe_splits(self, train: LabelledImages, validation: LabelledImages) -> dict[str, object]:
+        """model.json's `data` for a job trained on train, validated on validation (held out of the training
+        split by a seeded shuffle) and tested on this dataset's test split."""
+        return {
+            "dataset": self.name,
+            "source": self.source,
+            "splits": {"train": len(train), "validation": len(validation), "test": len(self.test)},
+            "validation_from": "training split, seeded shuffle",
+        }
+
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))

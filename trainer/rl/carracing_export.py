@@ -16,8 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer.config import config_to_dict
-from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature
+from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature, job_model_info
 from trainer.rl.carracing_config import ACTION_MEANINGS, TrainConfig
 from trainer.rl.carracing_policy import input_shape
 from trainer.rl.carracing_rollout import env_spec
@@ -65,12 +64,11 @@ def driver_info(
 ) -> ModelInfo:
     """model.json's facts: the env as data (for play), the demonstrations used, and the evaluation."""
     env = env_spec(config.frame_stack)
-    return ModelInfo(
-        name=config.model_name,
-        family=FAMILY,
-        trainer=TRAINER,
-        command=command,
-        config=config_to_dict(config),
+    return job_model_info(
+        config,
+        FAMILY,
+        TRAINER,
+        command,
         data={"env_id": env["id"], "env": env, **observation_layout(config.frame_stack), **data},
         metrics=dict(metrics),
         extra={"action_meanings": list(ACTION_MEANINGS), "frame_stack": config.frame_stack},

@@ -36,7 +36,12 @@ from trainer.rl.carracing_data import (
 )
 from trainer.rl.carracing_expert import CarRacingExpert
 from trainer.rl.carracing_export import FAMILY, driver_info, driver_signature
-from trainer.rl.carracing_policy import DrivingReport, LearnerDriver, build_network, evaluate_driver
+from trainer.rl.carracing_policy import (
+    DrivingReport,
+    LearnerDriver,
+    build_network,
+    evaluate_driver,
+)
 from trainer.rl.carracing_record import record_episode
 from trainer.rl.carracing_rollout import make_env
 from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_ids

@@ -145,12 +145,7 @@ def _model_info(
         FAMILY,
         TRAINER,
         command,
-        data={
-            "dataset": dataset.name,
-            "source": dataset.source,
-            "splits": {"train": len(train), "validation": len(validation), "test": len(dataset.test)},
-            "validation_from": "training split, seeded shuffle",
-        },
+        data=dataset.describe_splits(train, validation),
         metrics=report.as_metrics(),
         extra={"labels": list(dataset.class_names), "image_shape": list(dataset.image_shape), **extra},
     )

@@ -234,10 +234,7 @@ def _model_info(
         TRAINER,
         command,
         data={
-            "dataset": dataset.name,
-            "source": dataset.source,
-            "splits": {"train": len(train), "validation": len(validation), "test": len(dataset.test)},
-            "validation_from": "train file, seeded shuffle",
+            **dataset.describe_splits(train, validation),
             "binarisation": "the decoder models binary pixels, Bernoulli(pixel/255): drawn afresh every training step; "
             f"validation and test drawn once from numpy.random.default_rng({EVALUATION_BINARISATION_SEED}); "
             "the encoder sees the grey images",
