@@ -29,6 +29,11 @@ train_if_missing fashion_mnist_vae vision vae --dataset fashion_mnist
 train_if_missing fashion_mnist_cgan vision gan --arch cgan --dataset fashion_mnist
 train_if_missing charlstm sequence charlstm
 train_if_missing cartpole_dqn rl dqn --env CartPole-v1
+if ! has_version carracing_driver; then
+  echo "== No carracing_driver export: recording two short expert episodes and cloning them (quick presets)"
+  $PY -m trainer rl carracing-record --quick --out "$RUN_DIR/carracing_demos"
+  $PY -m trainer rl carracing-train --quick --data "$RUN_DIR/carracing_demos" --model-name carracing_driver
+fi
 
 echo "== Writing test images"
 $PY -m trainer vision samples --dataset fashion_mnist --split test --count 500 --out "$RUN_DIR/test_images" --overwrite
@@ -106,3 +111,7 @@ $PY -m client generate --model charlstm --prompt "The " --length 120 --temperatu
 
 echo "== CartPole played through the server, one decision per request (video: $RUN_DIR/cartpole.mp4)"
 $PY -m client play --model cartpole_dqn --episodes 1 --video "$RUN_DIR/cartpole.mp4" --server "localhost:$GRPC_PORT"
+
+echo "== CarRacing driven through the server, frame by frame (video: $RUN_DIR/carracing.mp4)"
+$PY -m client play --model carracing_driver --episodes 1 --seed 10001 --video "$RUN_DIR/carracing.mp4" \
+  --server "localhost:$GRPC_PORT"
