@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_server import free_port  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.generate import generate, stream  # noqa: E402
@@ -110,12 +110,6 @@ def train_baseline(args: argparse.Namespace) -> tuple[float, float]:
     held_out = windows(validation, BASELINE_WINDOW, BASELINE_STEP, BASELINE_BATCH).map(convert)
     bpc = model.evaluate(held_out, verbose=0) / math.log(2)
     return bpc, clock.batches * BASELINE_BATCH / clock.seconds
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def generation_speeds(model_base: Path, length: int) -> list[tuple[str, str, float]]:

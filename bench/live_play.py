@@ -28,7 +28,7 @@ import tensorflow as tf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from streaming import MODEL, start_server  # noqa: E402
+from bench_server import MODEL, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.play_env import PolicySetup, make_env, policy_input, policy_setup  # noqa: E402
@@ -45,13 +45,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--games", type=int, default=16, help="games played at once with server-side batching")
     parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
     return parser.parse_args()
-
-
-def latest_version(base: str) -> Path:
-    versions = [path for path in Path(base).iterdir() if path.name.isdigit()]
-    if not versions:
-        sys.exit(f"no numbered version under {base}: train a policy first (python -m trainer rl dqn --cartpole)")
-    return max(versions, key=lambda path: int(path.name))
 
 
 def decisions_per_second(policy: Policy, setup: PolicySetup, seconds: float, seed: int) -> float:
@@ -104,33 +97,24 @@ def concurrent_games(grpc_port: int, setup: PolicySetup, games: int, seconds: fl
     return rates
 
 
-def batching_file(folder: str, games: int, timeout_micros: int) -> str:
-    path = os.path.join(folder, "batching.config")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"max_batch_size {{ value: {games} }}\nbatch_timeout_micros {{ value: {timeout_micros} }}\n"
-                     f"max_enqueued_batches {{ value: {games} }}\nnum_batch_threads {{ value: {os.cpu_count() or 1} }}\n")
-    return path
-
-
 def main() -> None:
     args = parse_args()
     version_dir = latest_version(args.model_dir)
     setup = policy_setup(json.loads((version_dir / "assets.extra" / "model.json").read_text()))
     local = decisions_per_second(in_process_policy(version_dir, setup), setup, args.seconds, seed=0)
-    server, grpc_port, _ = start_server(args.model_dir, None)
+    server = start_server(args.model_dir)
     try:
-        with ServingClient(f"localhost:{grpc_port}", timeout=30) as client:
+        with ServingClient(f"localhost:{server.grpc_port}", timeout=30) as client:
             remote = decisions_per_second(served_policy(client, setup), setup, args.seconds, seed=0)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
     with tempfile.TemporaryDirectory() as folder:
-        server, grpc_port, _ = start_server(args.model_dir, batching_file(folder, args.games, args.batch_timeout_micros))
+        parameters = write_batching_parameters(folder, args.games, args.batch_timeout_micros, os.cpu_count() or 1)
+        server = start_server(args.model_dir, parameters)
         try:
-            rates = concurrent_games(grpc_port, setup, args.games, args.seconds)
+            rates = concurrent_games(server.grpc_port, setup, args.games, args.seconds)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     print(f"policy {version_dir} on {setup.env['id']}, {args.seconds:.0f} s per measurement")
     print(f"{'one game':<28} {'decisions/s':>12} {'ratio':>8}")
     print(f"{'in-process':<28} {local:>12.1f} {1.0:>7.2f}x")

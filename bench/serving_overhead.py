@@ -11,19 +11,18 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_server import latest_version, start_server
+from tensorflow_serving.apis import (
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,19 +35,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def latest_version(base: str) -> str:
-    versions = [name for name in os.listdir(base) if name.isdigit()]
-    if not versions:
-        sys.exit(f"no numbered version under {base}: train a model first (see README)")
-    return os.path.join(base, max(versions, key=int))
-
-
 def percentiles(call, requests: int, warmup: int) -> tuple[float, float]:
     for _ in range(warmup):
         call()
@@ -58,17 +44,6 @@ def percentiles(call, requests: int, warmup: int) -> tuple[float, float]:
         call()
         samples[index] = time.perf_counter() - started
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
-
-
-def start_server(base: str, grpc_port: int, rest_port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serving", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-         "--model_name=bench", f"--model_base_path={os.path.abspath(base)}"],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=180)
-    return process
 
 
 def sample_inputs(signature, batch: int) -> dict[str, np.ndarray]:
@@ -121,9 +96,9 @@ def rpc_floor(grpc_port: int, args) -> tuple[float, float]:
 def main() -> None:
     args = parse_args()
     version_dir = latest_version(args.model_dir)
-    signature_fn = tf.saved_model.load(version_dir).signatures[args.signature]
-    grpc_port, rest_port = free_port(), free_port()
-    server = start_server(args.model_dir, grpc_port, rest_port)
+    signature_fn = tf.saved_model.load(str(version_dir)).signatures[args.signature]
+    server = start_server(args.model_dir)
+    grpc_port, rest_port = server.grpc_port, server.rest_port
     try:
         print(f"model {version_dir}, signature {args.signature}, {args.requests} timed calls each")
         floor50, floor99 = rpc_floor(grpc_port, args)
@@ -135,8 +110,7 @@ def main() -> None:
             for path, (p50, p99) in results.items():
                 print(f"{batch:>5} {path:<11} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {p50 / base50:>9.2f}x {p99 / base99:>9.2f}x")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
-import grpc
 import numpy as np
 import tensorflow as tf
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+
+from bench_server import MODEL, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.loadgen import BenchReport, Load, run_load  # noqa: E402
@@ -38,7 +36,6 @@ from client.messages import ModelRef, SignatureSpec  # noqa: E402
 from client.stream import stream_frames  # noqa: E402
 from client.stream_frames import frame_preparer  # noqa: E402
 
-MODEL = "bench"
 SIGNATURE = "serving_default"
 LOAD_FRACTIONS = (0.5, 0.9)
 
@@ -66,11 +63,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def latest_version(base: str) -> str:
-    versions = [name for name in os.listdir(base) if name.isdigit()]
-    return os.path.join(base, max(versions, key=int))
-
-
 def exports(args: argparse.Namespace) -> list[Export]:
     found = [Export("classifier", args.classifier_dir, (64, 64, 3), None)]
     if os.path.isdir(args.policy_dir):
@@ -78,37 +70,6 @@ def exports(args: argparse.Namespace) -> list[Export]:
     else:
         print(f"no DQN policy at {args.policy_dir}: measuring the classifier only")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(base: str, batching_file: str | None) -> tuple[subprocess.Popen, int, int]:
-    """``python -m serving`` on free ports, batching on when a parameters file is given; waits for gRPC."""
-    grpc_port, rest_port = free_port(), free_port()
-    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}", f"--model_name={MODEL}",
-             f"--model_base_path={os.path.abspath(base)}", "--file_system_poll_wait_seconds=0"]
-    if batching_file:
-        flags += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
-    process = subprocess.Popen([sys.executable, "-m", "serving", *flags], cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=180)
-    return process, grpc_port, rest_port
-
-
-def batching_parameters(args: argparse.Namespace, folder: str) -> str:
-    """A BatchingParameters file: batches of up to --clients rows, a queue that holds every client."""
-    path = os.path.join(folder, "batching.config")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"max_batch_size {{ value: {args.clients} }}\n"
-                     f"batch_timeout_micros {{ value: {args.batch_timeout_micros} }}\n"
-                     f"max_enqueued_batches {{ value: {args.clients} }}\n"
-                     f"num_batch_threads {{ value: {args.batch_threads} }}\n")
-    return path
 
 
 def calls_per_second(call, seconds: float, warmup_calls: int = 20) -> float:
@@ -130,7 +91,7 @@ def random_frames(shape: tuple[int, int, int], count: int) -> list[np.ndarray]:
 def in_process(export: Export, clients: int, seconds: float) -> tuple[float, float]:
     """Frames/s of the signature called in this process one frame at a time (frame preparation included),
     and rows/s at batch ``clients``."""
-    function = tf.saved_model.load(latest_version(export.base)).signatures[SIGNATURE]
+    function = tf.saved_model.load(str(latest_version(export.base))).signatures[SIGNATURE]
     alias, spec = next(iter(function.structured_input_signature[1].items()))
     prepare = frame_preparer(SIGNATURE, SignatureSpec("", {alias: spec}, {}), export.frame_stack)
     frames = random_frames(export.frame_shape, clients)
@@ -181,27 +142,22 @@ def measure(export: Export, args: argparse.Namespace, batching_file: str) -> Non
     single, batched = in_process(export, args.clients, seconds=2.0)
     print(f"in-process: {single:.0f} frames/s one at a time; {batched:.0f} rows/s at batch {args.clients}")
     print(f"{'single stream':<28} {'frames/s':>9} {'ratio to in-process':>20}")
-    server, grpc_port, rest_port = start_server(export.base, None)
+    server = start_server(export.base)
     try:
-        for path, fps in single_stream(export, grpc_port, rest_port, args.frames).items():
+        for path, fps in single_stream(export, server.grpc_port, server.rest_port, args.frames).items():
             print(f"{path:<28} {fps:>9.0f} {fps / single:>19.2f}x")
-        rows = {"batching off": load_runs(grpc_port, args)}
+        rows = {"batching off": load_runs(server.grpc_port, args)}
     finally:
-        stop(server)
-    server, grpc_port, _ = start_server(export.base, batching_file)
+        server.stop()
+    server = start_server(export.base, batching_file)
     try:
-        rows["batching on"] = load_runs(grpc_port, args)
+        rows["batching on"] = load_runs(server.grpc_port, args)
     finally:
-        stop(server)
+        server.stop()
     print(f"{args.clients} clients (gRPC, batch 1)  {'rows/s':>8} {'ratio to in-process batch':>26} "
           f"{'p99 ms @50%':>12} {'p99 ms @90%':>12}")
     for name, (throughput, p99) in rows.items():
         print(f"{name:<28} {throughput:>8.0f} {throughput / batched:>25.2f}x {p99[0.5]:>12.1f} {p99[0.9]:>12.1f}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=30)
 
 
 def main() -> None:
@@ -210,7 +166,7 @@ def main() -> None:
           f"max_batch_size {args.clients}, batch_timeout_micros {args.batch_timeout_micros}, "
           f"num_batch_threads {args.batch_threads}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
-        batching_file = batching_parameters(args, folder)
+        batching_file = write_batching_parameters(folder, args.clients, args.batch_timeout_micros, args.batch_threads)
         for export in exports(args):
             measure(export, args, batching_file)
 

@@ -32,7 +32,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from trainer.data.image_datasets import load_image_dataset  # noqa: E402
 from trainer.export import layout  # noqa: E402
-from trainer.vision.quality import classifier_reference, load_feature_extractor, real_floor  # noqa: E402
+from trainer.vision.quality import (  # noqa: E402
+    classifier_reference,
+    load_feature_extractor,
+    real_floor,
+)
 
 QUALITY_DATASET = "fashion_mnist"
 SCALES = {  # extra flags per job kind; "full" uses the literature's defaults of each job
