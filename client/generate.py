@@ -94,8 +94,8 @@ def stream(
 def run_generate(client: ServingClient, args: argparse.Namespace) -> None:
     """Print the prompt and its continuation (as it arrives with --stream), then the speed on stderr."""
     started = time.perf_counter()
-    print(args.prompt, end="", flush=True)
     if args.stream:
+        print(args.prompt, end="", flush=True)
         count = 0
         for character in stream(client, args.model, args.prompt, args.length, args.temperature, args.seed,
                                 args.version, args.label):
@@ -105,7 +105,7 @@ def run_generate(client: ServingClient, args: argparse.Namespace) -> None:
     else:
         text = generate(client, args.model, args.prompt, args.length, args.temperature, args.seed,
                         args.version, args.label)
-        print(text, end="")
+        print(args.prompt + text, end="")
         count, how = len(text), f"in the graph, one '{DEFAULT_SIGNATURE}' call"
     print(flush=True)
     seconds = time.perf_counter() - started
