@@ -24,6 +24,8 @@ from serving.errors import ServingError, failed_precondition, invalid_argument, 
 
 Arrays = dict[str, np.ndarray]
 QUEUE_FULL_MESSAGE = "The batch scheduling queue to which this task was submitted is full"
+IDLE_WAIT_S = 0.05
+"""How long an idle worker sleeps before it looks at the queues again (enqueues wake it sooner)."""
 
 
 @dataclass
@@ -84,7 +86,8 @@ class BatchScheduler:
                 raise unavailable(QUEUE_FULL_MESSAGE)
             queue.tasks.append(task)
             queue.enqueued_rows += task.size
-            self._ready.notify()
+            if len(queue.tasks) == 1 or queue.enqueued_rows >= self.options.max_batch_size:
+                self._ready.notify()  # a new batch timer started, or a batch is full; otherwise nothing changed
 
     def stop(self) -> None:
         with self._ready:
@@ -104,8 +107,11 @@ class BatchScheduler:
             self._process(*batch)
 
     def _wait_time(self) -> float:
-        timeout = self.options.batch_timeout_micros / 1e6
-        return timeout if timeout > 0 else 0.05
+        """Seconds until the oldest waiting task's batch times out: a batch never waits longer than its timeout."""
+        waiting = [queue.tasks[0].enqueued_at for queue in self._queues.values() if queue.tasks]
+        if not waiting:
+            return IDLE_WAIT_S
+        return max(min(waiting) + self.options.batch_timeout_micros / 1e6 - time.monotonic(), 0.0)
 
     def _next_batch(self) -> tuple[BatchQueue, list[Task]] | None:
         now = time.monotonic()

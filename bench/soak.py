@@ -1,0 +1,140 @@
+"""Soak: many live streams against one server for minutes, watching errors, memory and tail latency.
+
+Serves an export (default: the shipped Fashion-MNIST classifier) with ``--enable_batching`` in a
+``python -m serving`` subprocess, and sends ``--streams`` concurrent streams of single frames at ``--fps``
+each over gRPC for ``--minutes``: open loop on an even frame clock (a camera or a game does not wait for
+answers), one load-generator run per minute, the first one after ``--warmup`` seconds of the same load.
+After every minute it reads the server's resident memory (``VmRSS`` in /proc). It prints one row per
+minute and then the three verdicts of a soak:
+- no errors and no unsent frames in any minute;
+- no memory growth: every later minute's resident memory within ``--memory-tolerance`` of the warm-up
+  level (the end of the first minute), with the trend in MB per minute;
+- p99 latency of every later minute within 2x the first minute's.
+The exit status is 1 when a verdict fails, so the script can gate a release.
+
+    .venv/bin/python bench/soak.py --minutes 10 --streams 16 --fps 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from bench_server import MODEL, start_server, write_batching_parameters  # noqa: E402
+
+from client import ServingClient  # noqa: E402
+from client.loadgen import BenchReport, Load, run_load  # noqa: E402
+from client.loadgen_requests import GrpcSender, synthetic_inputs  # noqa: E402
+from client.messages import ModelRef  # noqa: E402
+
+P99_LIMIT = 2.0
+"""Every later minute's p99 must stay within this factor of the first minute's."""
+
+
+@dataclass(frozen=True)
+class Minute:
+    """One measured minute: its load-generator report and the server's resident memory after it."""
+
+    report: BenchReport
+    rss_mb: float
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", default="saved_models/fashion_mnist_classifier", help="export base path")
+    parser.add_argument("--minutes", type=int, default=10, help="minutes measured (default 10)")
+    parser.add_argument("--streams", type=int, default=16, help="concurrent streams (default 16)")
+    parser.add_argument("--fps", type=float, default=30.0, help="frames per second of each stream (default 30)")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before the first minute")
+    parser.add_argument("--image-size", type=int, default=64, help="frame height and width where the model takes any")
+    parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
+    parser.add_argument("--memory-tolerance", type=float, default=0.05,
+                        help="allowed resident-memory rise over the warm-up level, as a fraction (default 0.05)")
+    args = parser.parse_args()
+    if args.minutes < 2 or args.streams < 1 or args.fps <= 0:
+        parser.error("need --minutes >= 2 (the first is the reference), --streams >= 1 and --fps > 0")
+    return args
+
+
+def resident_mb(pid: int) -> float:
+    """The process's resident memory in MB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def soak(args: argparse.Namespace, grpc_port: int, server_pid: int) -> list[Minute]:
+    """Run the minutes back to back against the server and collect their reports and memory."""
+    target = f"localhost:{grpc_port}"
+    with ServingClient(target, "grpc", timeout=30) as client:
+        spec = client.signature(MODEL)
+    sender = GrpcSender(target, ModelRef(MODEL), spec, synthetic_inputs(spec, 1, args.image_size), timeout=10)
+    minutes: list[Minute] = []
+    try:
+        for index in range(args.minutes):
+            load = Load(args.streams, 60.0, args.warmup if index == 0 else 0.0, rate=args.streams * args.fps,
+                        schedule="uniform", seed=index)
+            report = run_load(sender, load, progress=True)
+            minutes.append(Minute(report, resident_mb(server_pid)))
+            print(row(index + 1, minutes[-1]), flush=True)
+    finally:
+        sender.close()
+    return minutes
+
+
+def row(number: int, minute: Minute) -> str:
+    report = minute.report
+    errors = sum(report.errors.values()) + report.unsent
+    return (f"{number:>6} {report.requests:>9} {errors:>7} {report.latency_ms.get('p50', float('nan')):>8.2f} "
+            f"{report.latency_ms.get('p99', float('nan')):>8.2f} {minute.rss_mb:>9.1f}")
+
+
+def verdicts(minutes: list[Minute], tolerance: float) -> list[tuple[str, bool]]:
+    """(sentence, passed) for errors, memory growth and p99 stability."""
+    errors = sum(sum(m.report.errors.values()) + m.report.unsent for m in minutes)
+    warm_rss, later = minutes[0].rss_mb, minutes[1:]
+    worst_rss = max(m.rss_mb for m in later)
+    trend = float(np.polyfit(np.arange(len(later)), [m.rss_mb for m in later], 1)[0]) if len(later) > 1 else 0.0
+    first_p99 = minutes[0].report.latency_ms.get("p99", float("nan"))
+    worst_p99 = max(m.report.latency_ms.get("p99", float("inf")) for m in later)
+    return [
+        (f"errors and unsent frames over all minutes: {errors}", errors == 0),
+        (f"resident memory: warm-up {warm_rss:.1f} MB, highest later {worst_rss:.1f} MB "
+         f"({(worst_rss / warm_rss - 1) * 100:+.1f} %, limit {tolerance * 100:+.0f} %), trend {trend:+.2f} MB/minute",
+         worst_rss <= warm_rss * (1 + tolerance)),
+        (f"p99: first minute {first_p99:.2f} ms, worst later {worst_p99:.2f} ms "
+         f"({worst_p99 / first_p99:.2f}x, limit {P99_LIMIT:.0f}x)", worst_p99 <= P99_LIMIT * first_p99),
+    ]
+
+
+def main() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        batching = write_batching_parameters(folder, args.streams, args.batch_timeout_micros, os.cpu_count() or 1)
+        server = start_server(args.model_dir, batching)
+        try:
+            print(f"{args.streams} streams x {args.fps:g} frames/s over gRPC for {args.minutes} minutes after "
+                  f"{args.warmup:g} s warm-up; {args.model_dir}; batching max {args.streams} rows, "
+                  f"{args.batch_timeout_micros} us; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            print(f"{'minute':>6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>9}")
+            minutes = soak(args, server.grpc_port, server.process.pid)
+        finally:
+            server.stop()
+    results = verdicts(minutes, args.memory_tolerance)
+    for sentence, passed in results:
+        print(f"{'PASS' if passed else 'FAIL'}  {sentence}")
+    sys.exit(0 if all(passed for _, passed in results) else 1)
+
+
+if __name__ == "__main__":
+    main()
