@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +48,11 @@ class BenchServer:
         self.process.wait(timeout=30)
 
 
-def start_server(base: str, batching_file: str | None = None) -> BenchServer:
+def start_server(base: str, batching_file: str | None = None, extra_flags: Sequence[str] = ()) -> BenchServer:
     """Serve base as ``bench`` on free ports, batching on when a parameters file is given; waits for gRPC."""
     grpc_port, rest_port = free_port(), free_port()
     flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}", f"--model_name={MODEL}",
-             f"--model_base_path={os.path.abspath(base)}", "--file_system_poll_wait_seconds=0"]
+             f"--model_base_path={os.path.abspath(base)}", "--file_system_poll_wait_seconds=0", *extra_flags]
     if batching_file:
         flags += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     process = subprocess.Popen([sys.executable, "-m", "serving", *flags], cwd=REPO_ROOT,

@@ -44,6 +44,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds timed per measurement")
     parser.add_argument("--games", type=int, default=16, help="games played at once with server-side batching")
     parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
+    parser.add_argument("--server-op-threads", type=int, default=0,
+                        help="the server's --tensorflow_intra_op_parallelism and --tensorflow_inter_op_parallelism "
+                             "for the one-game run (default 0: TensorFlow's choice)")
     return parser.parse_args()
 
 
@@ -102,7 +105,9 @@ def main() -> None:
     version_dir = latest_version(args.model_dir)
     setup = policy_setup(json.loads((version_dir / "assets.extra" / "model.json").read_text()))
     local = decisions_per_second(in_process_policy(version_dir, setup), setup, args.seconds, seed=0)
-    server = start_server(args.model_dir)
+    threads = args.server_op_threads
+    server = start_server(args.model_dir, extra_flags=[f"--tensorflow_intra_op_parallelism={threads}",
+                                                       f"--tensorflow_inter_op_parallelism={threads}"])
     try:
         with ServingClient(f"localhost:{server.grpc_port}", timeout=30) as client:
             remote = decisions_per_second(served_policy(client, setup), setup, args.seconds, seed=0)
@@ -118,7 +123,8 @@ def main() -> None:
     print(f"policy {version_dir} on {setup.env['id']}, {args.seconds:.0f} s per measurement")
     print(f"{'one game':<28} {'decisions/s':>12} {'ratio':>8}")
     print(f"{'in-process':<28} {local:>12.1f} {1.0:>7.2f}x")
-    print(f"{'our gRPC (target >= 0.6x)':<28} {remote:>12.1f} {remote / local:>7.2f}x")
+    served = f"our gRPC, op threads {threads or 'auto'}"
+    print(f"{served:<28} {remote:>12.1f} {remote / local:>7.2f}x  (target >= 0.6x)")
     slowest = min(rates)
     verdict = "above" if slowest >= REAL_TIME_DECISIONS else "BELOW"
     print(f"{args.games} games with batching: slowest {slowest:.1f}, mean {np.mean(rates):.1f}, total "
