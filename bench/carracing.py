@@ -2,12 +2,12 @@
 
 Rows: the scripted expert (privileged state) and every exported driver given with --models (a SavedModel
 version folder, e.g. saved_models/carracing_driver/1 for the plain clone and /2 for the DAgger driver),
-driven in-process through its `serving_default` signature exactly as a client would call it, frame stacking
-as its model.json says. Seeds default to 30000..30019, which neither recording (0..) nor DAgger (20000..)
-nor training's evaluation (10000..) use.
+each served by our server (`python -m serving`, a subprocess) and driven over gRPC, one Predict of its
+`serving_default` signature per frame, frame stacking as its model.json says. Seeds default to
+30000..30019, which neither recording (0..) nor DAgger (20000..) nor training's evaluation (10000..) use.
 
     python bench/carracing.py --models saved_models/carracing_driver/1,saved_models/carracing_driver/2
-    python bench/carracing.py --episodes 2 --max-steps 50      # a smoke run
+    python bench/carracing.py --models saved_models/carracing_driver/1 --episodes 2 --max-steps 50   # a smoke run
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,28 +25,46 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_server import MODEL, BenchServer, start_server  # noqa: E402
+
+from client import ServingClient  # noqa: E402
 from trainer.rl.carracing_expert import CarRacingExpert  # noqa: E402
 from trainer.rl.carracing_policy import as_network_input  # noqa: E402
 from trainer.rl.carracing_rollout import Driver, make_env, run_episode  # noqa: E402
 
 
-class SavedModelDriver:
-    """An exported driver called through its serving_default signature, one frame (stack) per request."""
+class ServedDriver:
+    """An exported driver served by our server and called over gRPC, one frame (stack) per request."""
 
-    def __init__(self, export_dir: Path) -> None:
-        import tensorflow as tf
-
-        self._tf = tf
-        self._serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-        self.frame_stack = json.loads((export_dir / "assets.extra" / "model.json").read_text())["frame_stack"]
+    def __init__(self, client: ServingClient) -> None:
+        self._client = client
 
     def reset(self) -> None:
         """The frame stack lives in the env wrapper."""
 
     def act(self, observation: np.ndarray, env: object) -> int:
-        """The action the export chooses."""
-        frames = self._tf.constant(as_network_input(observation)[np.newaxis])
-        return int(self._serve(frames=frames)["actions"].numpy()[0])
+        """The action the served export chooses."""
+        frames = as_network_input(observation)[np.newaxis]
+        return int(self._client.predict(MODEL, {"frames": frames}, output_filter=["actions"])["actions"][0])
+
+
+def serve_version(version_dir: Path, scratch: Path) -> BenchServer:
+    """Our server on one export version: a base folder whose only version links to version_dir."""
+    base = scratch / version_dir.parent.name
+    base.mkdir()
+    (base / version_dir.name).symlink_to(version_dir.resolve(), target_is_directory=True)
+    return start_server(str(base))
+
+
+def served_returns(version_dir: Path, seeds: list[int], max_steps: int, scratch: Path) -> tuple[list[float], float]:
+    """Returns of the served export on every seed, and the seconds they took."""
+    frame_stack = json.loads((version_dir / "assets.extra" / "model.json").read_text())["frame_stack"]
+    server = serve_version(version_dir, scratch)
+    try:
+        with ServingClient(f"localhost:{server.grpc_port}", timeout=30) as client:
+            return drive(ServedDriver(client), frame_stack, seeds, max_steps)
+    finally:
+        server.stop()
 
 
 def drive(driver: Driver, frame_stack: int, seeds: list[int], max_steps: int) -> tuple[list[float], float]:
@@ -65,16 +84,19 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=1000, help="steps per episode (CarRacing-v3: 1000)")
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
-    rows: list[tuple[str, Driver, int]] = [("expert (privileged state)", CarRacingExpert(), 1)]
-    for path in filter(None, args.models.split(",")):
-        model = SavedModelDriver(Path(path))
-        rows.append((path, model, model.frame_stack))
     print(f"seeds {seeds[0]}..{seeds[-1]}, at most {args.max_steps} steps per episode")
     print(f"{'driver':<45} {'mean':>8} {'std':>7} {'min':>8} {'max':>8} {'seconds':>8}")
-    for name, driver, frame_stack in rows:
-        returns, seconds = drive(driver, frame_stack, seeds, args.max_steps)
-        print(f"{name:<45} {np.mean(returns):8.1f} {np.std(returns):7.1f} {min(returns):8.1f} {max(returns):8.1f} "
-              f"{seconds:8.1f}")
+    print_row("expert (privileged state)", *drive(CarRacingExpert(), 1, seeds, args.max_steps))
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, path in enumerate(filter(None, args.models.split(","))):
+            folder = Path(scratch) / str(index)
+            folder.mkdir()
+            print_row(f"{path} (served, gRPC)", *served_returns(Path(path), seeds, args.max_steps, folder))
+
+
+def print_row(name: str, returns: list[float], seconds: float) -> None:
+    print(f"{name:<45} {np.mean(returns):8.1f} {np.std(returns):7.1f} {min(returns):8.1f} {max(returns):8.1f} "
+          f"{seconds:8.1f}", flush=True)
 
 
 if __name__ == "__main__":
