@@ -6,7 +6,9 @@ For each export (the Fashion-MNIST classifier and, when present, a DQN policy), 
 - throughput of ``--clients`` closed-loop clients (batch 1, gRPC) against a server with batching off and
   one with ``--enable_batching`` and a batching parameters file, as ratios to the in-process call at
   batch ``--clients`` (the most a batch can hold);
-- p99 latency in open loop at 50 % and 90 % of the maximum throughput measured just before.
+- p99 latency in open loop at 50 % and 90 % of the maximum throughput measured just before;
+- the ceiling of the request path itself: the same clients sending the same Predict for an unknown model,
+  which the server answers NOT_FOUND before any model runs.
 Servers are ``python -m serving`` subprocesses; the load generator is client.loadgen in this process.
 
     .venv/bin/python bench/streaming.py --duration 5
@@ -38,6 +40,7 @@ from client.stream_frames import frame_preparer  # noqa: E402
 
 SIGNATURE = "serving_default"
 LOAD_FRACTIONS = (0.5, 0.9)
+UNKNOWN_MODEL = "no_such_model"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,20 @@ def load_runs(grpc_port: int, args: argparse.Namespace) -> tuple[float, dict[flo
         sender.close()
 
 
+def rejected_per_second(grpc_port: int, args: argparse.Namespace) -> float:
+    """Requests/s of --clients closed-loop clients whose Predict names an unknown model, so the server answers
+    NOT_FOUND before any model runs: the request path's own ceiling, which no batching can pass."""
+    target = f"localhost:{grpc_port}"
+    with ServingClient(target, "grpc", timeout=30) as client:
+        spec = client.signature(MODEL)
+    sender = GrpcSender(target, ModelRef(UNKNOWN_MODEL), spec, synthetic_inputs(spec, 1, 84), timeout=30)
+    try:
+        report = run_load(sender, Load(args.clients, args.duration, args.warmup))
+    finally:
+        sender.close()
+    return report.requests / report.elapsed_s
+
+
 def _check(report: BenchReport) -> None:
     if report.errors or report.unsent:
         print(f"  warning: errors {report.errors}, unsent {report.unsent}")
@@ -147,6 +164,7 @@ def measure(export: Export, args: argparse.Namespace, batching_file: str) -> Non
         for path, fps in single_stream(export, server.grpc_port, server.rest_port, args.frames).items():
             print(f"{path:<28} {fps:>9.0f} {fps / single:>19.2f}x")
         rows = {"batching off": load_runs(server.grpc_port, args)}
+        ceiling = rejected_per_second(server.grpc_port, args)
     finally:
         server.stop()
     server = start_server(export.base, batching_file)
@@ -158,6 +176,7 @@ def measure(export: Export, args: argparse.Namespace, batching_file: str) -> Non
           f"{'p99 ms @50%':>12} {'p99 ms @90%':>12}")
     for name, (throughput, p99) in rows.items():
         print(f"{name:<28} {throughput:>8.0f} {throughput / batched:>25.2f}x {p99[0.5]:>12.1f} {p99[0.9]:>12.1f}")
+    print(f"{'ceiling: no model runs':<28} {ceiling:>8.0f} {ceiling / batched:>25.2f}x   (Predict for an unknown model)")
 
 
 def main() -> None:

@@ -71,7 +71,9 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "rest_api_port", int, 0, "REST port (0: REST off); must differ from --port")
     _flag(group, "rest_api_timeout_in_ms", int, 30000, "deadline of a REST inference call")
     _flag(group, "rest_api_enable_cors_support", bool, False, "add CORS headers to REST responses")
-    _flag(group, "grpc_max_threads", int, 4 * CPUS, "threads serving gRPC calls")
+    _flag(group, "grpc_max_threads", int, 4 * CPUS,
+          "threads serving gRPC calls; with --enable_batching raised to hold max_batch_size x (num_batch_threads + 1) "
+          "waiting requests (at most 512), since requests wait for their batch in these threads")
     _flag(group, "grpc_channel_arguments", str, "", "extra gRPC server arguments as k=v,k=v (integers as ints)")
     _flag(group, "ssl_config_file", str, "", "text SSLConfig (server_key, server_cert, custom_ca, client_verify) for gRPC TLS")
     _flag(group, "enable_grpc_healthcheck_service", bool, False, "register grpc.health.v1.Health")

@@ -31,6 +31,8 @@ from serving.rest.http_server import RestOptions, RestServer
 from serving.tf_runtime import configure_gpus, configure_threads
 
 log = logging.getLogger("serving")
+MAX_BATCHING_HANDLER_THREADS = 512
+"""Most handler threads batching may ask for (TF Serving's default max_batch_size of 1000 would ask for more)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +95,7 @@ def start_server(flags: argparse.Namespace) -> RunningServer:
     stop_polling = threading.Event()
     if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
         _poll_config_file(core, flags.model_config_file, flags.model_config_file_poll_wait_seconds, stop_polling)
-    grpc_server = build_grpc_server(inference, core, metrics, grpc_options(flags))
+    grpc_server = build_grpc_server(inference, core, metrics, grpc_options(flags, scheduler))
     grpc_server.start()
     log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", flags.port)
     rest_server = start_rest(flags, inference, metrics, core)
@@ -123,16 +125,32 @@ def initial_config(flags: argparse.Namespace):
     return single_model_config(flags.model_name, flags.model_base_path)
 
 
-def grpc_options(flags: argparse.Namespace) -> GrpcOptions:
+def grpc_options(flags: argparse.Namespace, scheduler: BatchScheduler | None = None) -> GrpcOptions:
     ssl_config = read_text_proto(flags.ssl_config_file, SSLConfig(), "SSLConfig") if flags.ssl_config_file else None
     return GrpcOptions(
         port=flags.port,
         socket_path=flags.grpc_socket_path,
-        max_threads=flags.grpc_max_threads,
+        max_threads=handler_threads(flags.grpc_max_threads, scheduler),
         channel_arguments=channel_arguments(flags.grpc_channel_arguments),
         ssl_config=ssl_config,
         enable_health=flags.enable_grpc_healthcheck_service,
     )
+
+
+def handler_threads(requested: int, scheduler: BatchScheduler | None) -> int:
+    """--grpc_max_threads, raised with batching so that whole batches can form.
+
+    Here a request waits for its batch in a handler thread (TF Serving's C++ server waits asynchronously),
+    so fewer threads than the requests a batch scheduler holds would cap every batch at the pool's size
+    and leave each one waiting for its timeout. The pool grows its threads only as requests need them.
+    """
+    if scheduler is None:
+        return requested
+    needed = min(scheduler.options.waiting_requests, MAX_BATCHING_HANDLER_THREADS)
+    if needed > requested:
+        log.info("gRPC handler threads: %d (--grpc_max_threads=%d) so that batches of up to %d can form",
+                 needed, requested, scheduler.options.max_batch_size)
+    return max(requested, needed)
 
 
 def start_rest(flags: argparse.Namespace, inference: Inference, metrics: Metrics, core: ServerCore) -> RestServer | None:

@@ -33,6 +33,11 @@ class BatchingOptions:
             raise invalid_argument(f"BatchingParameters.batch_timeout_micros must be >= 0, got {self.batch_timeout_micros}")
         self._check_allowed_sizes()
 
+    @property
+    def waiting_requests(self) -> int:
+        """Requests that may wait for their batch at once: a full batch per batch thread and one more forming."""
+        return self.max_batch_size * (self.num_batch_threads + 1)
+
     def _check_allowed_sizes(self) -> None:
         sizes = self.allowed_batch_sizes
         if not sizes:
