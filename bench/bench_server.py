@@ -1,4 +1,4 @@
-"""What the benchmarks share: an export's latest version, and `python -m serving` on free ports.
+"""What the benchmarks share: an export's latest version, `python -m serving` on free ports, a load sender.
 
 Each benchmark serves one export under the model name ``bench`` in a subprocess, so the server has its
 own interpreter and GIL, as it would in production, while the benchmark measures from the outside.
@@ -17,6 +17,12 @@ from pathlib import Path
 import grpc
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from client import ServingClient  # noqa: E402
+from client.loadgen_requests import GrpcSender, synthetic_inputs  # noqa: E402
+from client.messages import ModelRef  # noqa: E402
+
 MODEL = "bench"
 """The name every benchmark serves its export under."""
 
@@ -71,3 +77,12 @@ def write_batching_parameters(folder: str, max_batch_size: int, timeout_micros: 
                      f"max_enqueued_batches {{ value: {max_batch_size} }}\n"
                      f"num_batch_threads {{ value: {threads} }}\n")
     return path
+
+
+def grpc_sender(grpc_port: int, image_size: int, model: str = MODEL) -> GrpcSender:
+    """A load-generator sender of one made-up batch-1 Predict for the served export's serving_default;
+    ``model`` names the model the request asks for (another name than the served one is answered NOT_FOUND)."""
+    target = f"localhost:{grpc_port}"
+    with ServingClient(target, "grpc", timeout=30) as client:
+        spec = client.signature(MODEL)
+    return GrpcSender(target, ModelRef(model), spec, synthetic_inputs(spec, 1, image_size), timeout=30)

@@ -27,7 +27,8 @@ from tensorflow_serving.apis import (
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model-dir", default="saved_models/fashion_mnist_classifier", help="model base path (numbered versions inside)")
+    parser.add_argument("--model-dir", default="saved_models/fashion_mnist_classifier",
+                        help="model base path (numbered versions inside)")
     parser.add_argument("--signature", default="serving_default", help="signature to call")
     parser.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
     parser.add_argument("--requests", type=int, default=400, help="timed calls per configuration")

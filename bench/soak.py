@@ -4,8 +4,8 @@ Serves an export (default: the shipped Fashion-MNIST classifier) with ``--enable
 ``python -m serving`` subprocess, and sends ``--streams`` concurrent streams of single frames at ``--fps``
 each over gRPC for ``--minutes``: open loop on an even frame clock (a camera or a game does not wait for
 answers), one load-generator run per minute, the first one after ``--warmup`` seconds of the same load.
-After every minute it reads the server's resident memory (``VmRSS`` in /proc). It prints one row per
-minute and then the three verdicts of a soak:
+After every minute it reads the server's resident memory and thread count (``VmRSS`` and ``Threads`` in
+/proc). It prints one row per minute and then the three verdicts of a soak:
 - no errors and no unsent frames in any minute;
 - no memory growth: every later minute's resident memory within ``--memory-tolerance`` of the warm-up
   level (the end of the first minute), with the trend in MB per minute;
@@ -29,12 +29,9 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from bench_server import MODEL, start_server, write_batching_parameters  # noqa: E402
+from bench_server import grpc_sender, start_server, write_batching_parameters  # noqa: E402
 
-from client import ServingClient  # noqa: E402
 from client.loadgen import BenchReport, Load, run_load  # noqa: E402
-from client.loadgen_requests import GrpcSender, synthetic_inputs  # noqa: E402
-from client.messages import ModelRef  # noqa: E402
 
 P99_LIMIT = 2.0
 """Every later minute's p99 must stay within this factor of the first minute's."""
@@ -42,10 +39,11 @@ P99_LIMIT = 2.0
 
 @dataclass(frozen=True)
 class Minute:
-    """One measured minute: its load-generator report and the server's resident memory after it."""
+    """One measured minute: its load-generator report and the server's resident memory and threads after it."""
 
     report: BenchReport
     rss_mb: float
+    threads: int
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,27 +63,22 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def resident_mb(pid: int) -> float:
-    """The process's resident memory in MB, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+def process_status(pid: int) -> tuple[float, int]:
+    """The process's resident memory in MB and its thread count, from /proc/<pid>/status."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
 
 
 def soak(args: argparse.Namespace, grpc_port: int, server_pid: int) -> list[Minute]:
     """Run the minutes back to back against the server and collect their reports and memory."""
-    target = f"localhost:{grpc_port}"
-    with ServingClient(target, "grpc", timeout=30) as client:
-        spec = client.signature(MODEL)
-    sender = GrpcSender(target, ModelRef(MODEL), spec, synthetic_inputs(spec, 1, args.image_size), timeout=10)
+    sender = grpc_sender(grpc_port, args.image_size)
     minutes: list[Minute] = []
     try:
         for index in range(args.minutes):
             load = Load(args.streams, 60.0, args.warmup if index == 0 else 0.0, rate=args.streams * args.fps,
                         schedule="uniform", seed=index)
             report = run_load(sender, load, progress=True)
-            minutes.append(Minute(report, resident_mb(server_pid)))
+            minutes.append(Minute(report, *process_status(server_pid)))
             print(row(index + 1, minutes[-1]), flush=True)
     finally:
         sender.close()
@@ -96,7 +89,7 @@ def row(number: int, minute: Minute) -> str:
     report = minute.report
     errors = sum(report.errors.values()) + report.unsent
     return (f"{number:>6} {report.requests:>9} {errors:>7} {report.latency_ms.get('p50', float('nan')):>8.2f} "
-            f"{report.latency_ms.get('p99', float('nan')):>8.2f} {minute.rss_mb:>9.1f}")
+            f"{report.latency_ms.get('p99', float('nan')):>8.2f} {minute.rss_mb:>9.1f} {minute.threads:>8}")
 
 
 def verdicts(minutes: list[Minute], tolerance: float) -> list[tuple[str, bool]]:
@@ -126,7 +119,7 @@ def main() -> None:
             print(f"{args.streams} streams x {args.fps:g} frames/s over gRPC for {args.minutes} minutes after "
                   f"{args.warmup:g} s warm-up; {args.model_dir}; batching max {args.streams} rows, "
                   f"{args.batch_timeout_micros} us; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            print(f"{'minute':>6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>9}")
+            print(f"{'minute':>6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>9} {'threads':>8}")
             minutes = soak(args, server.grpc_port, server.process.pid)
         finally:
             server.stop()

@@ -29,18 +29,18 @@ import tensorflow as tf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from bench_server import MODEL, latest_version, start_server, write_batching_parameters  # noqa: E402
+from bench_server import MODEL, grpc_sender, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.loadgen import BenchReport, Load, run_load  # noqa: E402
-from client.loadgen_requests import GrpcSender, synthetic_inputs  # noqa: E402
-from client.messages import ModelRef, SignatureSpec  # noqa: E402
+from client.messages import SignatureSpec  # noqa: E402
 from client.stream import stream_frames  # noqa: E402
 from client.stream_frames import frame_preparer  # noqa: E402
 
 SIGNATURE = "serving_default"
 LOAD_FRACTIONS = (0.5, 0.9)
 UNKNOWN_MODEL = "no_such_model"
+IMAGE_SIZE = 84
 
 
 @dataclass(frozen=True)
@@ -118,10 +118,7 @@ def single_stream(export: Export, grpc_port: int, rest_port: int, frames: int) -
 
 def load_runs(grpc_port: int, args: argparse.Namespace) -> tuple[float, dict[float, float]]:
     """Closed-loop rows/s of --clients gRPC clients, then open-loop p99 (ms) at fractions of it."""
-    target = f"localhost:{grpc_port}"
-    with ServingClient(target, "grpc", timeout=30) as client:
-        spec = client.signature(MODEL)
-    sender = GrpcSender(target, ModelRef(MODEL), spec, synthetic_inputs(spec, 1, 84), timeout=30)
+    sender = grpc_sender(grpc_port, IMAGE_SIZE)
     try:
         closed = run_load(sender, Load(args.clients, args.duration, args.warmup))
         _check(closed)
@@ -138,10 +135,7 @@ def load_runs(grpc_port: int, args: argparse.Namespace) -> tuple[float, dict[flo
 def rejected_per_second(grpc_port: int, args: argparse.Namespace) -> float:
     """Requests/s of --clients closed-loop clients whose Predict names an unknown model, so the server answers
     NOT_FOUND before any model runs: the request path's own ceiling, which no batching can pass."""
-    target = f"localhost:{grpc_port}"
-    with ServingClient(target, "grpc", timeout=30) as client:
-        spec = client.signature(MODEL)
-    sender = GrpcSender(target, ModelRef(UNKNOWN_MODEL), spec, synthetic_inputs(spec, 1, 84), timeout=30)
+    sender = grpc_sender(grpc_port, IMAGE_SIZE, model=UNKNOWN_MODEL)
     try:
         report = run_load(sender, Load(args.clients, args.duration, args.warmup))
     finally:
