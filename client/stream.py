@@ -113,13 +113,13 @@ def stream_frames(client: ServingClient, model: str, frames: Iterable[np.ndarray
 
 
 def read_contract(client: ServingClient, model: str, version: int | None, label: str | None) -> dict[str, Any] | None:
-    """The model's model.json, or None when it has none or it cannot be read here (REST cannot call it)."""
-    if METADATA_SIGNATURE not in client.metadata(model, version, label):
-        return None
+    """The model's model.json, or None when it has none (FAILED_PRECONDITION: no such signature) or it cannot be
+    read here (UNIMPLEMENTED: REST cannot call it). The signature check reads the client's cached metadata."""
     try:
+        client.signature(model, METADATA_SIGNATURE, version, label)
         return client.contract(model, version, label)
     except ClientError as error:
-        if error.code != "UNIMPLEMENTED":
+        if error.code not in ("FAILED_PRECONDITION", "UNIMPLEMENTED"):
             raise
         return None
 

@@ -150,7 +150,11 @@ def test_the_command_writes_an_annotated_video_with_the_contract_labels(contract
     args = parser.parse_args(["stream", "--model", CONTRACT_MODEL, "--source", video, "--out", str(out),
                               "--server", contract_served.grpc_target, "--frames", "12", "--warmup-frames", "2"])
     with ServingClient(contract_served.grpc_target, "grpc", timeout=30) as client:
+        fetch_metadata = client.metadata
+        fetched = []
+        client.metadata = lambda *given: fetched.append(given) or fetch_metadata(*given)
         run_stream(client, args)
+    assert len(fetched) == 1, "the model's metadata is fetched once, then read from the client's cache"
     report = capsys.readouterr().out
     assert "frames sent 12, answered 12, dropped 0" in report and "first 2 answered frames excluded" in report
     written = cv2.VideoCapture(str(out))
