@@ -28,24 +28,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_server import MODEL, BenchServer, start_server  # noqa: E402
 
 from client import ServingClient  # noqa: E402
+from client.play import policy_call  # noqa: E402
+from client.play_env import PolicySetup, policy_input, policy_setup  # noqa: E402
 from trainer.rl.carracing_expert import CarRacingExpert  # noqa: E402
-from trainer.rl.carracing_policy import as_network_input  # noqa: E402
 from trainer.rl.carracing_rollout import Driver, make_env, run_episode  # noqa: E402
 
 
 class ServedDriver:
-    """An exported driver served by our server and called over gRPC, one frame (stack) per request."""
+    """An exported driver served by our server and called over gRPC as `client play` calls it, one frame
+    (stack) per request, prepared as its contract says."""
 
-    def __init__(self, client: ServingClient) -> None:
-        self._client = client
+    def __init__(self, client: ServingClient, setup: PolicySetup) -> None:
+        self._call, self._setup = policy_call(client, MODEL, setup), setup
 
     def reset(self) -> None:
         """The frame stack lives in the env wrapper."""
 
     def act(self, observation: np.ndarray, env: object) -> int:
         """The action the served export chooses."""
-        frames = as_network_input(observation)[np.newaxis]
-        return int(self._client.predict(MODEL, {"frames": frames}, output_filter=["actions"])["actions"][0])
+        return self._call(policy_input(observation[np.newaxis], self._setup))[0]
 
 
 def serve_version(version_dir: Path, scratch: Path) -> BenchServer:
@@ -58,11 +59,14 @@ def serve_version(version_dir: Path, scratch: Path) -> BenchServer:
 
 def served_returns(version_dir: Path, seeds: list[int], max_steps: int, scratch: Path) -> tuple[list[float], float]:
     """Returns of the served export on every seed, and the seconds they took."""
-    frame_stack = json.loads((version_dir / "assets.extra" / "model.json").read_text())["frame_stack"]
+    contract_file = version_dir / "assets.extra" / "model.json"
+    if not contract_file.is_file():
+        sys.exit(f"{version_dir} is not an export version folder (no assets.extra/model.json)")
+    contract = json.loads(contract_file.read_text())
     server = serve_version(version_dir, scratch)
     try:
         with ServingClient(f"localhost:{server.grpc_port}", timeout=30) as client:
-            return drive(ServedDriver(client), frame_stack, seeds, max_steps)
+            return drive(ServedDriver(client, policy_setup(contract)), contract["frame_stack"], seeds, max_steps)
     finally:
         server.stop()
 

@@ -31,6 +31,7 @@ sys.path.insert(0, REPO_ROOT)
 from bench_server import MODEL, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
+from client.play import policy_call  # noqa: E402
 from client.play_env import PolicySetup, make_env, policy_input, policy_setup  # noqa: E402
 
 REAL_TIME_DECISIONS = 15.0
@@ -47,7 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-op-threads", type=int, default=0,
                         help="the server's --tensorflow_intra_op_parallelism and --tensorflow_inter_op_parallelism "
                              "for the one-game run (default 0: TensorFlow's choice)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.games < 1 or args.server_op_threads < 0:
+        parser.error("need --seconds > 0, --games >= 1 and --server-op-threads >= 0")
+    return args
 
 
 def decisions_per_second(policy: Policy, setup: PolicySetup, seconds: float, seed: int) -> float:
@@ -77,11 +81,8 @@ def in_process_policy(version_dir: Path, setup: PolicySetup) -> Policy:
 
 
 def served_policy(client: ServingClient, setup: PolicySetup) -> Policy:
-    def act(observation: np.ndarray) -> int:
-        inputs = {setup.input_name: policy_input(observation[np.newaxis], setup)}
-        return int(client.predict(MODEL, inputs, output_filter=[setup.action_output])[setup.action_output][0])
-
-    return act
+    call = policy_call(client, MODEL, setup)
+    return lambda observation: call(policy_input(observation[np.newaxis], setup))[0]
 
 
 def concurrent_games(grpc_port: int, setup: PolicySetup, games: int, seconds: float) -> list[float]:

@@ -85,16 +85,20 @@ def soak(args: argparse.Namespace, grpc_port: int, server_pid: int) -> list[Minu
     return minutes
 
 
+def failures(report: BenchReport) -> int:
+    """Requests answered with an error, and frames the load generator could not send on time."""
+    return sum(report.errors.values()) + report.unsent
+
+
 def row(number: int, minute: Minute) -> str:
     report = minute.report
-    errors = sum(report.errors.values()) + report.unsent
-    return (f"{number:>6} {report.requests:>9} {errors:>7} {report.latency_ms.get('p50', float('nan')):>8.2f} "
+    return (f"{number:>6} {report.requests:>9} {failures(report):>7} {report.latency_ms.get('p50', float('nan')):>8.2f} "
             f"{report.latency_ms.get('p99', float('nan')):>8.2f} {minute.rss_mb:>9.1f} {minute.threads:>8}")
 
 
 def verdicts(minutes: list[Minute], tolerance: float) -> list[tuple[str, bool]]:
     """(sentence, passed) for errors, memory growth and p99 stability."""
-    errors = sum(sum(m.report.errors.values()) + m.report.unsent for m in minutes)
+    errors = sum(failures(m.report) for m in minutes)
     warm_rss, later = minutes[0].rss_mb, minutes[1:]
     worst_rss = max(m.rss_mb for m in later)
     trend = float(np.polyfit(np.arange(len(later)), [m.rss_mb for m in later], 1)[0]) if len(later) > 1 else 0.0

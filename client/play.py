@@ -77,7 +77,7 @@ def play(client: ServingClient, model: str, setup: PolicySetup, episodes: int, n
     recorder = _VideoRecorder(video) if video else None
     try:
         check_env_matches(envs[0], setup)
-        call = _policy_call(client, model, setup, version, label)
+        call = policy_call(client, model, setup, version, label)
         return _play_loop(call, setup, envs, episodes, seed, recorder)
     finally:
         for env in envs:
@@ -86,9 +86,9 @@ def play(client: ServingClient, model: str, setup: PolicySetup, episodes: int, n
             recorder.close()
 
 
-def _policy_call(client: ServingClient, model: str, setup: PolicySetup, version: int | None,
-                 label: str | None) -> Callable[[np.ndarray], list[int]]:
-    """One server call: a batch of policy inputs to the actions to take."""
+def policy_call(client: ServingClient, model: str, setup: PolicySetup, version: int | None = None,
+                label: str | None = None) -> Callable[[np.ndarray], list[int]]:
+    """One server call: a batch of policy inputs (see play_env.policy_input) to the actions to take."""
     def call(batch: np.ndarray) -> list[int]:
         outputs = client.predict(model, {setup.input_name: batch}, version=version, label=label,
                                  output_filter=[setup.action_output])
