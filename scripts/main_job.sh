@@ -112,6 +112,11 @@ $PY -m client generate --model charlstm --prompt "The " --length 120 --temperatu
 echo "== CartPole played through the server, one decision per request (video: $RUN_DIR/cartpole.mp4)"
 $PY -m client play --model cartpole_dqn --episodes 1 --video "$RUN_DIR/cartpole.mp4" --server "localhost:$GRPC_PORT"
 
+if has_version pong_dqn; then
+  echo "== One game of Pong played through the server (video: $RUN_DIR/pong.mp4)"
+  $PY -m client play --model pong_dqn --episodes 1 --video "$RUN_DIR/pong.mp4" --server "localhost:$GRPC_PORT"
+fi
+
 echo "== CarRacing driven through the server, frame by frame (video: $RUN_DIR/carracing.mp4)"
 $PY -m client play --model carracing_driver --episodes 1 --seed 10001 --video "$RUN_DIR/carracing.mp4" \
   --server "localhost:$GRPC_PORT"

@@ -49,7 +49,7 @@ def _info(name: str = "tiny", family: str = "test_family") -> ModelInfo:
 
 
 def _export(root, model, name="tiny", family="test_family", signatures=None):
-    return export_saved_model(_info(name, family), signatures or [_serving_default(model)], root, track=[model])
+    return export_saved_model(_info(name, family), signatures or [_serving_default(model)], root)
 
 
 def _tree(root):
@@ -177,3 +177,13 @@ def test_next_version_parses_numbers_like_tf_serving(tmp_path):
     for name in ["1", "007", "10", "v11", ".tmp-12"]:
         (tmp_path / name).mkdir()
     assert layout.next_version(tmp_path) == 11
+
+
+def test_every_weight_is_stored_once(tmp_path):
+    values = keras.Input((4,), dtype="uint8", name="values")
+    hidden = keras.layers.BatchNormalization()(keras.layers.Dense(3)(keras.layers.Rescaling(1 / 255)(values)))
+    model = keras.Model(values, keras.layers.Dense(2, activation="softmax")(hidden))
+    result = _export(tmp_path, model)
+    checkpoint = tf.train.load_checkpoint(str(result.path / "variables" / "variables"))
+    stored = [shape for key, shape in checkpoint.get_variable_to_shape_map().items() if key.endswith("VARIABLE_VALUE")]
+    assert sum(int(np.prod(shape)) for shape in stored) == model.count_params()

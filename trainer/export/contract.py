@@ -68,10 +68,16 @@ def _output_specs(function: tf.types.experimental.GenericFunction) -> dict[str, 
     return dict(function.get_concrete_function().structured_outputs)
 
 
-def _write(temp_dir: Path, functions: dict[str, Any], track: Sequence[Any], model_json_text: str) -> None:
+def _write(temp_dir: Path, functions: dict[str, Any], lookups: Sequence[Any], model_json_text: str) -> None:
+    """Write the SavedModel of functions and model.json into temp_dir.
+
+    Each endpoint brings the variables it captures; only lookups (layers or trackables holding lookup tables)
+    are passed to `ExportArchive.track`. Tracking whole Keras models as well would store every weight twice
+    (keras-team/keras#23553).
+    """
     archive = keras.export.ExportArchive()
-    for resource in track:
-        archive.track(resource)
+    for lookup in lookups:
+        archive.track(lookup)
     for name, function in functions.items():
         archive.add_endpoint(name, function)
     archive.write_out(str(temp_dir), verbose=False)
@@ -89,11 +95,13 @@ def _verify(temp_dir: Path, model_json_text: str) -> None:
 
 
 def export_saved_model(
-    info: ModelInfo, signatures: Sequence[Signature], export_root: Path, track: Sequence[Any] = ()
+    info: ModelInfo, signatures: Sequence[Signature], export_root: Path, lookups: Sequence[Any] = ()
 ) -> ExportResult:
     """Export signatures (plus `metadata`) as the next version of model info.name under export_root.
 
-    track: Keras models/layers (or other trackables) whose variables the signatures use.
+    lookups: layers or trackables holding lookup tables that the signatures use (e.g. a StringLookup);
+    models need not be passed, their variables are found through the signatures.
+
     Raises TrainerError for a bad name, a folder of another family, or a warmup request that fails;
     on any failure the temp folder is removed and no version folder appears.
     """
@@ -110,7 +118,7 @@ def export_saved_model(
     functions[METADATA_SIGNATURE] = _trace(metadata)
     temp_dir = layout.make_temp_dir(directory)
     try:
-        _write(temp_dir, functions, track, text)
+        _write(temp_dir, functions, lookups, text)
         write_warmup(temp_dir / layout.WARMUP_FILE, info.name, [*signatures, metadata])
         _verify(temp_dir, text)
         path = layout.publish(temp_dir, version)

@@ -200,6 +200,6 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     warmup = data.validation.stacked(np.arange(min(WARMUP_FRAMES, len(data.validation))))
     signature = driver_signature(model, config.frame_stack, warmup)
     info = driver_info(config, command, _data_facts(config, data), _metrics(validation, driving))
-    export = export_saved_model(info, [signature], config.export_root, track=[model])
+    export = export_saved_model(info, [signature], config.export_root)
     print(f"exported {export.path} (return {driving.as_metrics()['mean_return']:.1f})")
     return DriverResult(run_dir, validation, driving, export)

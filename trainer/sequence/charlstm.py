@@ -144,6 +144,6 @@ def train_charlstm(
     print(f"validation: {validation_bpc:.4f} bits per character")
     signatures = charlstm_signatures(graph, config.lstm_layers, config.max_length, vocabulary.charset[-1] * 2)
     info = _model_info(config, command, corpus, vocabulary, splits, validation_bpc)
-    export = export_saved_model(info, signatures, config.export_root, track=[model, graph.lookup])
+    export = export_saved_model(info, signatures, config.export_root, lookups=[graph.lookup])
     print(f"exported {export.path} (validation {validation_bpc:.4f} bits per character)")
     return CharLSTMResult(run_dir, list(history.epoch), validation_bpc, model, vocabulary, export)

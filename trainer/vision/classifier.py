@@ -93,7 +93,7 @@ def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, pol
     """The compiled classifier; call inside the strategy's scope so its variables are mirrored."""
     with dtype_policy_scope(policy):
         models = build_classifier(
-            config.arch, dataset.image_shape, len(dataset.class_names), config.dropout, bool(config.flip)
+            config.arch, dataset.image_shape, len(dataset.class_names), config.dropout, config.flip
         )
     models.model.compile(
         optimizer=keras.optimizers.Adam(learning_rate(config, train_size)),
@@ -174,6 +174,6 @@ def train_classifier(
     signatures = classifier_signatures(models, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
     extra = {"features": features_description(models), "training": training}
     info = _model_info(config, command, dataset, splits, report, extra)
-    export = export_saved_model(info, signatures, config.export_root, track=[models.model])
+    export = export_saved_model(info, signatures, config.export_root)
     print(f"exported {export.path} (test accuracy {report.accuracy:.4f})")
     return ClassifierResult(run_dir=run_dir, epochs_run=list(history.epoch), report=report, export=export)

@@ -1,8 +1,9 @@
 """Flags of `python -m trainer vision classifier`, with defaults from keras-io and the Fashion-MNIST benchmark.
 
 Kept apart from the training code so the CLI can build and validate it without loading TensorFlow.
-Default epochs depend on the architecture (`DEFAULT_EPOCHS`): on 2 CPU cores the CNN runs about 15 s per
-Fashion-MNIST epoch and the deep network about 90 s, so both defaults finish within 30 minutes.
+Default epochs and dropout depend on the architecture (`DEFAULT_EPOCHS`, `DEFAULT_DROPOUT`, from the runs in
+bench/RESULTS.md): on 2 CPU cores the CNN runs about 15 s per Fashion-MNIST epoch and the deep network about
+70 s, so both defaults finish within 30 minutes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from trainer.export.layout import validate_model_name
 
 ARCHITECTURES = ("mlp", "cnn", "deep")
 DATASET_CHOICES = (*DATASETS, cifar10.NAME, FOLDER_DATASET)
-DEFAULT_EPOCHS = {"mlp": 30, "cnn": 30, "deep": 15}
+DEFAULT_EPOCHS = {"mlp": 30, "cnn": 30, "deep": 18}
+DEFAULT_DROPOUT = {"mlp": 0.5, "cnn": 0.5, "deep": 0.25}  # keras-io's 0.5 made the deep net underfit
 LR_SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")  # trainer.distribute.STRATEGY_BUILDERS, without TensorFlow
 COLOR_MODES = ("rgb", "grayscale")
@@ -39,13 +41,15 @@ class ClassifierConfig:
     color_mode: str = flag("rgb", "folder: colour mode of the images", choices=COLOR_MODES)
     test_fraction: float = flag(0.2, "folder without train/ and test/: fraction held out as the test split")
     arch: str = flag("cnn", "network architecture: textbook MLP, small CNN, deeper VGG-style net", choices=ARCHITECTURES)
-    epochs: int | None = flag(None, "maximum number of training epochs (default: 30 for mlp and cnn, 15 for deep)")
+    epochs: int | None = flag(None, "maximum number of training epochs (default: 30 for mlp and cnn, 18 for deep)")
     batch_size: int = flag(128, "examples per training step, over all replicas (keras-io: 128)")
     learning_rate: float = flag(1e-3, "initial Adam learning rate (Adam's default)")
     lr_schedule: str = flag("cosine", "learning-rate schedule: cosine decay to 0, halve on plateau, or constant",
                             choices=LR_SCHEDULES)
-    dropout: float = flag(0.5, "dropout rate before the classification layer (keras-io: 0.5)")
-    flip: bool | None = flag(None, "deep: random horizontal flips (default: on, except for mnist digits)")
+    dropout: float | None = flag(None, "dropout rate before the classification layer (default: keras-io's 0.5 "
+                                 "for mlp and cnn, 0.25 for deep)")
+    flip: bool = flag(False, "deep: random horizontal flips of training images as well as shifts (not for "
+                      "mnist: a mirrored digit is another class)")
     validation_fraction: float = flag(0.1, "fraction of the training split held out for validation (keras-io: 0.1)")
     limit_train: int | None = flag(None, "use only N examples of the training split, before the hold-out")
     patience: int = flag(5, "epochs without validation-accuracy gain before early stopping")
@@ -58,9 +62,11 @@ class ClassifierConfig:
     run_dir: Path | None = flag(None, "folder for logs and checkpoints; reuse it to resume (default: runs/...)")
 
     def __post_init__(self) -> None:
-        """Validate every flag and fill in the derived defaults (epochs, flips, model name)."""
+        """Validate every flag and fill in the derived defaults (epochs, model name)."""
         self.epochs = DEFAULT_EPOCHS[self.arch] if self.epochs is None else self.epochs
-        self.flip = self.dataset not in NOT_FLIPPED if self.flip is None else self.flip
+        self.dropout = DEFAULT_DROPOUT[self.arch] if self.dropout is None else self.dropout
+        require(not (self.flip and self.dataset in NOT_FLIPPED),
+                f"--flip would change the class of {self.dataset} images (a mirrored digit is another digit)")
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")

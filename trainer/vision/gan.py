@@ -234,6 +234,6 @@ def train_gan(config: GANConfig, command: Sequence[str] = (),
         metrics["sample_quality"] = measure_quality(quality_classifier, graph, dataset, config.quality_samples)
         print(f"sample quality: {metrics['sample_quality']}")
     info = _model_info(config, command, dataset, train, graph, metrics)
-    export = export_saved_model(info, gan_signatures(graph), config.export_root, track=[generator])
+    export = export_saved_model(info, gan_signatures(graph), config.export_root)
     print(f"exported {export.path}")
     return GANResult(run_dir=run_dir, epochs_run=list(history.epoch), metrics=metrics, export=export)

@@ -5,8 +5,10 @@ the `features` signature for Fréchet distances of generated images), dropout (a
 the classification layer `probabilities` (softmax, kept float32 under mixed precision).
 - `mlp`: the textbook multilayer perceptron, dense layers on flattened pixels (Fashion-MNIST benchmark:
   MLP 256-128-100 reaches 0.883);
-- `cnn`: keras-io's "Simple MNIST convnet" (two conv/pool blocks) with a 128-unit dense layer, the
-  "2 Conv + FC" rows of the benchmark (0.92-0.93 on Fashion-MNIST, 0.992 on MNIST);
+- `cnn`: keras-io's "Simple MNIST convnet" (two conv/pool blocks, 32 and 64 filters) with a 128-unit dense
+  layer and batch normalisation after each convolution, the "2 Conv + pooling + BN" rows of the benchmark
+  (0.93 on Fashion-MNIST, 0.992 on MNIST); without batch norm it stopped at 0.922 on Fashion-MNIST, and
+  random shifts made it underfit (0.910 against 0.920 after 12 epochs);
 - `deep`: a small VGG-style network: random translations (and flips) as Keras preprocessing layers, which
   act only in training, then blocks of 3x3 convolutions with batch normalisation and max pooling, and the
   dropout of the head (the "CNN with BN and augmentation" rows: 0.93-0.94).
@@ -53,15 +55,6 @@ def build_mlp(image_shape: tuple[int, int, int], num_classes: int, dropout: floa
     return keras.Sequential(layers, name="mlp")
 
 
-def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:
-    """keras-io mnist_convnet (conv 32, pool, conv 64, pool) with a 128-unit feature layer; flip is not used."""
-    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images")]
-    for filters in CNN_FILTERS:
-        layers += [keras.layers.Conv2D(filters, 3, activation="relu"), keras.layers.MaxPooling2D(2)]
-    layers += [keras.layers.Flatten(), *_head(CNN_FEATURES, num_classes, dropout)]
-    return keras.Sequential(layers, name="cnn")
-
-
 def augmentation(flip: bool) -> keras.Sequential:
     """Random shifts (and horizontal flips) of training images; identity at inference."""
     layers = [keras.layers.RandomTranslation(TRANSLATION, TRANSLATION, fill_mode="constant")]
@@ -80,6 +73,15 @@ def _conv_block(filters: int, convolutions: int) -> list[keras.layers.Layer]:
             keras.layers.ReLU(),
         ]
     return [*layers, keras.layers.MaxPooling2D(2)]
+
+
+def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:
+    """keras-io mnist_convnet's two conv/pool blocks with batch norm, a 128-unit feature layer; flip is not used."""
+    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images")]
+    for filters in CNN_FILTERS:
+        layers += _conv_block(filters, 1)
+    layers += [keras.layers.Flatten(), *_head(CNN_FEATURES, num_classes, dropout)]
+    return keras.Sequential(layers, name="cnn")
 
 
 def build_deep(image_shape: tuple[int, int, int], num_classes: int, dropout: float, flip: bool) -> keras.Model:

@@ -272,8 +272,6 @@ def train_vae(
             quality_classifier, graph, (dataset.train, dataset.test), config.quality_samples
         )
     signatures = vae_signatures(graph, dataset.test.images[:WARMUP_IMAGES])
-    export = export_saved_model(
-        _model_info(config, command, dataset, splits, metrics), signatures, config.export_root, track=[vae]
-    )
+    export = export_saved_model(_model_info(config, command, dataset, splits, metrics), signatures, config.export_root)
     print(f"exported {export.path} (test ELBO {metrics['test_elbo_nats']:.2f} nats per image)")
     return VAEResult(run_dir=run_dir, epochs_run=list(history.epoch), metrics=metrics, export=export)
