@@ -95,7 +95,8 @@ class TrainConfig:
     learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default)")
     patience: int = flag(5, "epochs without validation-loss gain before early stopping")
     dagger_iterations: int = flag(0, "DAgger rounds after behavioural cloning: learner drives, expert labels, retrain")
-    dagger_episodes: int = flag(5, "episodes the learner drives per DAgger round")
+    dagger_episodes: int = flag(5, "episodes the learner drives per DAgger round (their mean return scores the "
+                                "policy that drove; the best-scoring round's policy is exported)")
     dagger_first_seed: int = flag(20_000, "first track seed of the DAgger episodes (each round uses new seeds)")
     dagger_max_steps: int = flag(MAX_EPISODE_STEPS, "cut DAgger episodes after this many steps")
     eval_episodes: int = flag(10, "evaluation episodes in the real env, on unseen seeds")
@@ -131,10 +132,10 @@ class TrainConfig:
         return tuple(range(self.eval_first_seed, self.eval_first_seed + self.eval_episodes))
 
     def dagger_seeds(self) -> tuple[int, ...]:
-        """Every DAgger track seed, all rounds together."""
-        count = self.dagger_iterations * self.dagger_episodes
-        return tuple(range(self.dagger_first_seed, self.dagger_first_seed + count))
+        """Every DAgger track seed: each round's, then those on which the last round's policy is scored."""
+        rounds = self.dagger_iterations + 1 if self.dagger_iterations else 0
+        return tuple(range(self.dagger_first_seed, self.dagger_first_seed + rounds * self.dagger_episodes))
 
     def round_seeds(self, round_index: int) -> tuple[int, ...]:
-        """The seeds the learner drives in DAgger round round_index (1-based)."""
+        """The seeds the learner drives in DAgger round round_index (1-based; iterations + 1: final scoring)."""
         return self.dagger_seeds()[(round_index - 1) * self.dagger_episodes : round_index * self.dagger_episodes]

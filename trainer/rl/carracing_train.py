@@ -44,7 +44,7 @@ from trainer.rl.carracing_policy import (
 )
 from trainer.rl.carracing_record import record_episode
 from trainer.rl.carracing_rollout import make_env
-from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_ids
+from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, read_manifest
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
@@ -125,23 +125,49 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
     model.save_weights(str(final))
 
 
-def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> int:
-    """The learner drives this round's new tracks; the expert labels every visited state; returns frames added."""
+def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> list[float]:
+    """The learner drives this round's new tracks; the expert labels every visited state; returns the
+    learner's return on each track (read back from the manifest for episodes recorded before a resume)."""
     env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
-    done, added = recorded_ids(config.data), 0
+    recorded = {entry["id"]: entry["total_return"] for entry in read_manifest(config.data)["episodes"]}
+    returns = []
     try:
         for seed in config.round_seeds(round_index):
             episode = episode_id(f"{DAGGER_DRIVER}{round_index}", seed)
-            if episode in done:
-                continue
-            identity = (episode, DAGGER_DRIVER, seed)
-            record = record_episode(config.data, env, learner, identity, config.dagger_max_steps, labeller=expert)
-            print(f"DAgger round {round_index}, seed {seed}: learner's return {record.total_return:.1f}, "
-                  f"{record.steps} states labelled by the expert")
-            added += record.steps
+            if episode not in recorded:
+                identity = (episode, DAGGER_DRIVER, seed)
+                record = record_episode(config.data, env, learner, identity, config.dagger_max_steps, labeller=expert)
+                print(f"DAgger round {round_index}, seed {seed}: learner's return {record.total_return:.1f}, "
+                      f"{record.steps} states labelled by the expert")
+                recorded[episode] = record.total_return
+            returns.append(recorded[episode])
     finally:
         env.close()
-    return added
+    return returns
+
+
+def _best_round(scores: dict[int, float]) -> int:
+    return max(scores, key=scores.get)
+
+
+def run_dagger(model: keras.Model, config: TrainConfig, run_dir: Path) -> tuple[Dataset | None, dict[int, float]]:
+    """DAgger rounds after round 0, then keep the policy that drove best (Ross et al. return the best of the
+    rounds' policies, not the last): round k's policy is scored by the learner's mean return on round k+1's
+    tracks, the last one on tracks of its own, unrecorded. Returns the final data (None without rounds) and
+    the score of each round's policy."""
+    data, scores = None, {}
+    for round_index in range(1, config.dagger_iterations + 1):
+        scores[round_index - 1] = float(np.mean(dagger_round(model, config, round_index)))
+        data = load_dataset(config)
+        train_round(model, config, data, run_dir / f"round-{round_index}")
+    if config.dagger_iterations:
+        last = config.dagger_iterations
+        final = evaluate_driver(model, config.frame_stack, config.round_seeds(last + 1), config.dagger_max_steps, None)
+        scores[last] = final.as_metrics()["mean_return"]
+        best = _best_round(scores)
+        print(f"DAgger: mean learner return of each round's policy {scores}; exporting round {best}'s")
+        model.load_weights(str(run_dir / f"round-{best}" / FINAL_WEIGHTS))
+    return data, scores
 
 
 def validation_report(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: Path) -> ClassificationReport:
@@ -168,13 +194,18 @@ def _data_facts(config: TrainConfig, data: Dataset) -> dict[str, Any]:
     }
 
 
-def _metrics(validation: ClassificationReport, driving: DrivingReport) -> dict[str, Any]:
-    return {
+def _metrics(validation: ClassificationReport, driving: DrivingReport, dagger_scores: dict[int, float]) -> dict[str, Any]:
+    metrics = {
         "evaluation": {**driving.as_metrics(), "env": "CarRacing-v3 continuous=False, headless, greedy actions"},
         "validation_accuracy": validation.accuracy,
         "validation_loss": validation.loss,
         "per_action_accuracy": validation.per_class_accuracy,
     }
+    if dagger_scores:
+        metrics["dagger"] = {"round_policy_scores": {str(k): v for k, v in dagger_scores.items()},
+                             "exported_round": _best_round(dagger_scores),
+                             "score": "the learner's mean return on DAgger tracks (never the evaluation tracks)"}
+    return metrics
 
 
 def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResult:
@@ -189,17 +220,15 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     model = _build(config)
     train_round(model, config, data, run_dir / "round-0")
-    for round_index in range(1, config.dagger_iterations + 1):
-        dagger_round(model, config, round_index)
-        data = load_dataset(config)
-        train_round(model, config, data, run_dir / f"round-{round_index}")
+    dagger_data, dagger_scores = run_dagger(model, config, run_dir)
+    data = dagger_data or data
     validation = validation_report(model, config, data, run_dir)
     video_dir = run_dir if config.video else None
     driving = evaluate_driver(model, config.frame_stack, config.eval_seeds(), config.eval_max_steps, video_dir)
     print(driving.summary())
     warmup = data.validation.stacked(np.arange(min(WARMUP_FRAMES, len(data.validation))))
     signature = driver_signature(model, config.frame_stack, warmup)
-    info = driver_info(config, command, _data_facts(config, data), _metrics(validation, driving))
+    info = driver_info(config, command, _data_facts(config, data), _metrics(validation, driving, dagger_scores))
     export = export_saved_model(info, [signature], config.export_root)
     print(f"exported {export.path} (return {driving.as_metrics()['mean_return']:.1f})")
     return DriverResult(run_dir, validation, driving, export)

@@ -8,10 +8,12 @@
   Conv2DTranspose(w, 4, stride 2) -> Conv2D(C, 7, tanh); discriminator Conv2D(w/2, 3, stride 2) ->
   Conv2D(w, 3, stride 2), LeakyReLU(0.2), global max pooling, one logit;
 - `cgan`: the DCGAN conditioned on labels as in keras-io's conditional GAN (1.4): the one-hot label is
-  concatenated to z, and broadcast to H x W x K channels concatenated to the image; the discriminator's
-  logit also gets the projection term of Miyato & Koyama 2018 (a learned class embedding dotted with the
-  pooled features), without which the generator drew the wrong class for a third of the labels.
-w is `--width` (keras-io: 128). Conditional networks take [inputs, labels] (labels int64 [N]).
+  concatenated to z, and broadcast to H x W x K channels concatenated to the image;
+- `acgan`: the auxiliary-classifier GAN of Odena et al. 2017 on the same DCGAN: the generator takes labels
+  as the cgan's does; the discriminator sees only the image and outputs, besides its real/generated
+  logit, K class logits (`class_logits`), trained to name the class of real and generated images alike.
+w is `--width` (keras-io: 128). Conditional networks take [inputs, labels] (labels int64 [N]), except the
+acgan discriminator, which takes images and returns [logit, class_logits].
 """
 
 from __future__ import annotations
@@ -52,17 +54,6 @@ def _discriminator_inputs(image_shape: tuple[int, int, int], num_classes: int | 
     return [images, labels], keras.layers.Concatenate()([images, planes])
 
 
-def _logit(inputs: "keras.KerasTensor | list[keras.KerasTensor]", features: keras.KerasTensor,
-           num_classes: int | None) -> keras.KerasTensor:
-    """Dense(1) on the features, plus for a conditional network the projection <embed(label), features>."""
-    logit = keras.layers.Dense(1, name="logit")(features)
-    if num_classes is None:
-        return logit
-    embedded = keras.layers.Embedding(num_classes, features.shape[-1], name="class_embedding")(inputs[1])
-    projection = keras.layers.Dot(axes=1, name="projection")([embedded, features])
-    return keras.layers.Add(name="conditional_logit")([logit, projection])
-
-
 def _dense_block(x: keras.KerasTensor, units: int, batch_norm: bool) -> keras.KerasTensor:
     x = keras.layers.Dense(units, use_bias=not batch_norm)(x)
     if batch_norm:
@@ -80,12 +71,12 @@ def fc_generator(image_shape: tuple[int, int, int], latent_dim: int, width: int,
 
 
 def fc_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
-    """Flattened pixels -> Dense 4w, 2w with LeakyReLU -> one logit (real vs generated, for the label)."""
+    """Flattened pixels -> Dense 4w, 2w with LeakyReLU -> one logit (real vs generated)."""
     inputs, x = _discriminator_inputs(image_shape, num_classes)
     x = keras.layers.Flatten()(x)
     for units in (4 * width, 2 * width):
         x = _dense_block(x, units, batch_norm=False)
-    return keras.Model(inputs, _logit(inputs, x, num_classes), name="discriminator")
+    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name="discriminator")
 
 
 def conv_generator(
@@ -103,13 +94,28 @@ def conv_generator(
     return keras.Model(inputs, pixels, name="generator")
 
 
-def conv_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
-    """Two stride-2 convolutions (w/2 and w filters) with LeakyReLU -> global max pooling -> one logit (per label)."""
-    inputs, x = _discriminator_inputs(image_shape, num_classes)
+def _conv_features(x: keras.KerasTensor, width: int) -> keras.KerasTensor:
+    """Two stride-2 convolutions (w/2 and w filters) with LeakyReLU, then global max pooling."""
     for filters in (max(1, width // 2), width):
         x = keras.layers.LeakyReLU(LEAK)(keras.layers.Conv2D(filters, 3, strides=2, padding="same")(x))
-    x = keras.layers.GlobalMaxPooling2D()(x)
-    return keras.Model(inputs, _logit(inputs, x, num_classes), name="discriminator")
+    return keras.layers.GlobalMaxPooling2D()(x)
+
+
+def conv_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
+    """The convolutional features -> one logit."""
+    inputs, x = _discriminator_inputs(image_shape, num_classes)
+    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(_conv_features(x, width)), name="discriminator")
+
+
+def auxiliary_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
+    """Images only -> the convolutional features -> [one logit, num_classes class logits]."""
+    if num_classes is None:
+        raise ValueError("the auxiliary-classifier discriminator needs num_classes")
+    images = keras.Input(image_shape, name="scaled_images")
+    features = _conv_features(images, width)
+    outputs = [keras.layers.Dense(1, name="logit")(features),
+               keras.layers.Dense(num_classes, name="class_logits")(features)]
+    return keras.Model(images, outputs, name="discriminator")
 
 
 GeneratorBuilder = Callable[[tuple[int, int, int], int, int, "int | None"], keras.Model]
@@ -118,7 +124,9 @@ NETWORKS: dict[str, tuple[GeneratorBuilder, DiscriminatorBuilder]] = {
     "fc": (fc_generator, fc_discriminator),
     "dcgan": (conv_generator, conv_discriminator),
     "cgan": (conv_generator, conv_discriminator),
+    "acgan": (conv_generator, auxiliary_discriminator),
 }
+AUXILIARY_CLASSIFIER = ("acgan",)  # discriminators that return [logit, class_logits] and do not take labels
 
 
 def build_networks(

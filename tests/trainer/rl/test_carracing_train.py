@@ -16,9 +16,10 @@ from client.play import play, read_contract
 from client.play_env import policy_setup
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig
+from trainer.rl.carracing_policy import build_network
 from trainer.rl.carracing_record import record_demonstrations
 from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
-from trainer.rl.carracing_train import DriverResult, train_driver
+from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, train_driver
 
 TINY = {
     "epochs": 1, "filters": "4,8,8", "dense_units": 16, "batch_size": 32, "min_action_frames": 1,
@@ -80,6 +81,21 @@ def test_dagger_adds_states_the_learner_visited_labelled_by_the_expert(tiny_driv
     assert len(episodes) == RECORDED_EPISODES + 1 and len(dagger) == 1
     assert dagger[0].record.id == "dagger1-020000" and len(dagger[0].frames) == 20
     assert tiny_driver.result.export.model_json["data"]["drivers"] == {"expert": 3, "dagger": 1}
+
+
+def test_dagger_exports_the_policy_of_the_best_scoring_round(tiny_driver):
+    dagger = tiny_driver.result.export.model_json["metrics"]["dagger"]
+    scores, best = dagger["round_policy_scores"], dagger["exported_round"]
+    assert set(scores) == {"0", "1"} and scores[str(best)] == max(scores.values())
+    config = TrainConfig(data=tiny_driver.data, frame_stack=2, **TINY)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 96, 96, 6), dtype=np.uint8)
+    served = tf.saved_model.load(str(tiny_driver.result.export.path)).signatures["serving_default"]
+    exported = served(frames=tf.constant(frames))["action_probs"].numpy()
+    for round_index in (0, 1):
+        model = build_network(2, config.filter_sizes(), config.dense_units, config.dropout)
+        model.load_weights(str(tiny_driver.result.run_dir / f"round-{round_index}" / FINAL_WEIGHTS))
+        matches = np.allclose(model(frames, training=False).numpy(), exported, atol=1e-6)
+        assert matches == (round_index == best)
 
 
 def _synthetic_demos(directory: Path, count: int = 3) -> Path:
