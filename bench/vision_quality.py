@@ -4,9 +4,8 @@ Each row runs `python -m trainer vision ...` in a subprocess (its output goes to
 timed end to end, and reads its figures from the export's model.json:
 - classifiers: test accuracy (fashion_mnist cnn and deep, mnist cnn);
 - VAE: test ELBO in nats per binarised image, and the Fréchet distance of its samples;
-- GANs (fc, dcgan, cgan, acgan): the Fréchet distance of their samples and, for the conditional ones, the
-  classifier's accuracy on images generated for each requested label (GAN-test) next to its accuracy on
-  real test images.
+- GANs (fc, dcgan, cgan): the Fréchet distance of their samples and, for the cGAN, the classifier's accuracy
+  on images generated for each requested label (GAN-test) next to its accuracy on real test images.
 Fréchet distances are taken in the `features` space of the best Fashion-MNIST classifier of this run (or
 --quality-classifier), so they are "FD-<classifier>", not Inception FIDs; the floor is the same distance
 between real training and real test images, measured here with the same classifier and sample count.
@@ -73,7 +72,6 @@ ROWS = {
         Row("fc", "gan", "gan", "fashion_mnist", ("--arch", "fc")),
         Row("dcgan", "gan", "gan", "fashion_mnist", ("--arch", "dcgan")),
         Row("cgan", "gan", "gan", "fashion_mnist", ("--arch", "cgan")),
-        Row("acgan", "gan", "gan", "fashion_mnist", ("--arch", "acgan")),
     )
 }
 

@@ -80,8 +80,7 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 after_interrupt="run the same command with the same --run-dir to resume",
             ),
             "gan": Job(
-                help="GANs: fully-connected (fc), DCGAN, conditional DCGAN (cgan) and auxiliary-classifier GAN "
-                     "(acgan); sample grid PNG per epoch",
+                help="GANs: fully-connected (fc), DCGAN and conditional DCGAN (cgan); sample grid PNG per epoch",
                 config_cls=GANConfig,
                 entry_point="trainer.vision.gan:train_gan",
                 presets={"quick": Preset("a tiny fast run that still learns", GAN_QUICK_PRESET)},

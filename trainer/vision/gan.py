@@ -38,7 +38,7 @@ from trainer.vision.gan_export import (
     grid_request,
     sample_in_batches,
 )
-from trainer.vision.gan_networks import AUXILIARY_CLASSIFIER, build_networks
+from trainer.vision.gan_networks import build_networks
 from trainer.vision.image_grid import image_grid, write_png
 from trainer.vision.quality import (
     classifier_reference,
@@ -52,7 +52,6 @@ from trainer.vision.quality_classifier import QualityClassifier, load_quality_cl
 TRAINER = "vision gan"
 SAMPLES_DIR = "samples"
 LOSS = "binary cross-entropy on discriminator logits; generator: non-saturating loss -log D(G(z))"
-AUXILIARY_LOSS = " (acgan: plus the cross-entropy of the discriminator's class logits, in both losses)"
 
 
 def scaled(images: tf.Tensor) -> tf.Tensor:
@@ -64,21 +63,15 @@ class GAN(keras.Model):
     """A generator and a discriminator trained against each other, each with its own Adam optimizer.
 
     Metrics: `d_loss` (discriminator BCE on real + generated images), `g_loss` (generator's non-saturating
-    loss), `d_real` and `d_fake` (mean probability the discriminator gives real and generated images); with
-    an auxiliary classifier (acgan) also `d_class_loss` and `g_class_loss`, the cross-entropy of its class
-    logits on real and on generated images, which both losses include (Odena et al. 2017).
+    loss), `d_real` and `d_fake` (mean probability the discriminator gives real and generated images).
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, conditional: bool,
-                 auxiliary_classifier: bool, seed: int, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, conditional: bool, seed: int, **kwargs):
         super().__init__(**kwargs)
         self.generator, self.discriminator, self.conditional = generator, discriminator, conditional
-        self.auxiliary_classifier = auxiliary_classifier
         self.latent_dim = generator.inputs[0].shape[-1]
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["d_class_loss", "g_class_loss"] if auxiliary_classifier
-                                                             else [])
-        self.trackers = {name: keras.metrics.Mean(name) for name in names}
+        self.trackers = {name: keras.metrics.Mean(name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
         self.built = True  # every weight lives in the functional generator and discriminator, built above
 
     @property
@@ -99,52 +92,34 @@ class GAN(keras.Model):
     def _noise(self, batch_size: tf.Tensor) -> tf.Tensor:
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def _generate(self, labels: tf.Tensor) -> tf.Tensor:
-        return self.generator(self._with_labels(self._noise(ops.shape(labels)[0]), labels), training=True)
-
-    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """(real/generated logits, class logits or None without an auxiliary classifier)."""
-        if self.auxiliary_classifier:
-            logits, class_logits = self.discriminator(images, training=True)
-            return logits, class_logits
-        return self.discriminator(self._with_labels(images, labels), training=True), None
-
-    @staticmethod
-    def _class_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
-        return ops.mean(ops.sparse_categorical_crossentropy(labels, class_logits, from_logits=True))
-
-    def _discriminator_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
-        generated = self._generate(labels)
+    def _discriminator_step(self, real: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        generated = self.generator(self._with_labels(self._noise(ops.shape(real)[0]), labels), training=True)
         with tf.GradientTape() as tape:
-            real_logits, real_classes = self._discriminate(real, labels)
-            fake_logits, fake_classes = self._discriminate(generated, labels)
+            real_logits = self.discriminator(self._with_labels(real, labels), training=True)
+            fake_logits = self.discriminator(self._with_labels(generated, labels), training=True)
             loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True)
                             + ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
-            values = {"d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
-            if self.auxiliary_classifier:
-                values["d_class_loss"] = self._class_loss(labels, real_classes)
-                loss = loss + values["d_class_loss"] + self._class_loss(labels, fake_classes)
         weights = self.discriminator.trainable_variables
         self.discriminator_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        return {"d_loss": loss, **values}
+        return loss, ops.sigmoid(real_logits), ops.sigmoid(fake_logits)
 
-    def _generator_step(self, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _generator_step(self, labels: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            logits, class_logits = self._discriminate(self._generate(labels), labels)
+            generated = self.generator(self._with_labels(self._noise(ops.shape(labels)[0]), labels), training=True)
+            logits = self.discriminator(self._with_labels(generated, labels), training=True)
             loss = ops.mean(ops.binary_crossentropy(ops.ones_like(logits), logits, from_logits=True))
-            values = {}
-            if self.auxiliary_classifier:
-                values["g_class_loss"] = self._class_loss(labels, class_logits)
-                loss = loss + values["g_class_loss"]
         weights = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        return {"g_loss": loss, **values}
+        return loss
 
     def train_step(self, data: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One discriminator step, then one generator step, on a batch of (uint8 images, labels)."""
         images, labels = data
         labels = ops.cast(labels, "int64")
-        values = {**self._discriminator_step(scaled(images), labels), **self._generator_step(labels)}
+        d_loss, real_probability, fake_probability = self._discriminator_step(scaled(images), labels)
+        g_loss = self._generator_step(labels)
+        values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": ops.mean(real_probability),
+                  "d_fake": ops.mean(fake_probability)}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -213,7 +188,7 @@ def measure_quality(classifier: QualityClassifier, graph: GANGraph, dataset: Ima
 def _model_info(config: GANConfig, command: Sequence[str], dataset: ImageDataset, train: LabelledImages,
                 graph: GANGraph, metrics: dict) -> ModelInfo:
     extra = {"arch": config.arch, "image_shape": list(graph.image_shape), "latent_dim": graph.latent_dim,
-             "prior": "N(0, I)", "loss": LOSS + (AUXILIARY_LOSS if config.arch in AUXILIARY_CLASSIFIER else "")}
+             "prior": "N(0, I)", "loss": LOSS}
     if graph.class_names is not None:
         extra["labels"] = list(graph.class_names)
     return job_model_info(
@@ -250,8 +225,7 @@ def train_gan(config: GANConfig, command: Sequence[str] = (),
     class_names = dataset.class_names if config.conditional else None
     generator, discriminator = build_networks(config.arch, dataset.image_shape, config.latent_dim, config.width,
                                               None if class_names is None else len(class_names))
-    gan = GAN(generator, discriminator, config.conditional, config.arch in AUXILIARY_CLASSIFIER, config.seed,
-              name=config.arch)
+    gan = GAN(generator, discriminator, config.conditional, config.seed, name=config.arch)
     graph = GANGraph(generator, class_names)
     history = _fit(gan, config, train, run_dir, [SampleGrid(graph, run_dir / SAMPLES_DIR, config.grid_columns),
                                                  *callbacks])

@@ -14,8 +14,8 @@ from trainer.config import flag, require
 from trainer.data.image_datasets import DATASETS
 from trainer.export.layout import validate_model_name
 
-ARCHITECTURES = ("fc", "dcgan", "cgan", "acgan")
-CONDITIONAL = ("cgan", "acgan")
+ARCHITECTURES = ("fc", "dcgan", "cgan")
+CONDITIONAL = ("cgan",)
 QUICK_PRESET = {"limit_train": 6400, "epochs": 3, "width": 64, "quality_samples": 2000}
 
 
@@ -28,8 +28,7 @@ class GANConfig:
     offline: bool = flag(False, "never download; fail if the data is not found locally")
     arch: str = flag(
         "dcgan", "fc: fully-connected GAN (Goodfellow et al. 2014); dcgan: strided convolutions, batch norm, "
-        "LeakyReLU, tanh (keras-io MNIST DCGAN); cgan: the DCGAN conditioned on class labels (keras-io); "
-        "acgan: the DCGAN whose discriminator also classifies (auxiliary-classifier GAN, Odena et al. 2017)",
+        "LeakyReLU, tanh (keras-io MNIST DCGAN); cgan: the DCGAN conditioned on class labels (keras-io)",
         choices=ARCHITECTURES,
     )
     latent_dim: int = flag(128, "size of the noise vector z ~ N(0, I) (keras-io: 128)")

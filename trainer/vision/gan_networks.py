@@ -8,12 +8,8 @@
   Conv2DTranspose(w, 4, stride 2) -> Conv2D(C, 7, tanh); discriminator Conv2D(w/2, 3, stride 2) ->
   Conv2D(w, 3, stride 2), LeakyReLU(0.2), global max pooling, one logit;
 - `cgan`: the DCGAN conditioned on labels as in keras-io's conditional GAN (1.4): the one-hot label is
-  concatenated to z, and broadcast to H x W x K channels concatenated to the image;
-- `acgan`: the auxiliary-classifier GAN of Odena et al. 2017 on the same DCGAN: the generator takes labels
-  as the cgan's does; the discriminator sees only the image and outputs, besides its real/generated
-  logit, K class logits (`class_logits`), trained to name the class of real and generated images alike.
-w is `--width` (keras-io: 128). Conditional networks take [inputs, labels] (labels int64 [N]), except the
-acgan discriminator, which takes images and returns [logit, class_logits].
+  concatenated to z, and broadcast to H x W x K channels concatenated to the image.
+w is `--width` (keras-io: 128). Conditional networks take [inputs, labels] (labels int64 [N]).
 """
 
 from __future__ import annotations
@@ -94,28 +90,13 @@ def conv_generator(
     return keras.Model(inputs, pixels, name="generator")
 
 
-def _conv_features(x: keras.KerasTensor, width: int) -> keras.KerasTensor:
-    """Two stride-2 convolutions (w/2 and w filters) with LeakyReLU, then global max pooling."""
+def conv_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
+    """Two stride-2 convolutions (w/2 and w filters) with LeakyReLU -> global max pooling -> one logit."""
+    inputs, x = _discriminator_inputs(image_shape, num_classes)
     for filters in (max(1, width // 2), width):
         x = keras.layers.LeakyReLU(LEAK)(keras.layers.Conv2D(filters, 3, strides=2, padding="same")(x))
-    return keras.layers.GlobalMaxPooling2D()(x)
-
-
-def conv_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
-    """The convolutional features -> one logit."""
-    inputs, x = _discriminator_inputs(image_shape, num_classes)
-    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(_conv_features(x, width)), name="discriminator")
-
-
-def auxiliary_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
-    """Images only -> the convolutional features -> [one logit, num_classes class logits]."""
-    if num_classes is None:
-        raise ValueError("the auxiliary-classifier discriminator needs num_classes")
-    images = keras.Input(image_shape, name="scaled_images")
-    features = _conv_features(images, width)
-    outputs = [keras.layers.Dense(1, name="logit")(features),
-               keras.layers.Dense(num_classes, name="class_logits")(features)]
-    return keras.Model(images, outputs, name="discriminator")
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name="discriminator")
 
 
 GeneratorBuilder = Callable[[tuple[int, int, int], int, int, "int | None"], keras.Model]
@@ -124,9 +105,7 @@ NETWORKS: dict[str, tuple[GeneratorBuilder, DiscriminatorBuilder]] = {
     "fc": (fc_generator, fc_discriminator),
     "dcgan": (conv_generator, conv_discriminator),
     "cgan": (conv_generator, conv_discriminator),
-    "acgan": (conv_generator, auxiliary_discriminator),
 }
-AUXILIARY_CLASSIFIER = ("acgan",)  # discriminators that return [logit, class_logits] and do not take labels
 
 
 def build_networks(
