@@ -21,7 +21,7 @@ from trainer.rl.carracing_shards import (
     Episode,
     EpisodeRecord,
     episode_id,
-    recorded_ids,
+    recorded_returns,
     shard_name,
     write_episode,
 )
@@ -65,7 +65,7 @@ def record_demonstrations(config: RecordConfig, command: Sequence[str] = ()) -> 
     """Record one episode per seed of config into config.out, skipping those already there; returns new ones."""
     print(format_config(config))
     _check_out_dir(config.out)
-    done = recorded_ids(config.out)
+    done = recorded_returns(config.out)
     todo = [seed for seed in config.seed_list() if episode_id(config.driver, seed) not in done]
     print(f"{len(config.seed_list()) - len(todo)} episodes already recorded in {config.out}, {len(todo)} to go")
     if not todo:

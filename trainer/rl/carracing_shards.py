@@ -105,10 +105,10 @@ def read_manifest(data_dir: Path, create: bool = False) -> dict[str, Any]:
     return manifest
 
 
-def recorded_ids(data_dir: Path) -> set[str]:
-    """Ids of the episodes already recorded in data_dir whose shard is on disk (to skip when resuming)."""
+def recorded_returns(data_dir: Path) -> dict[str, float]:
+    """Id -> return of the episodes already recorded in data_dir whose shard is on disk (to skip when resuming)."""
     manifest = read_manifest(data_dir, create=True)
-    return {entry["id"] for entry in manifest["episodes"] if (data_dir / entry["shard"]).is_file()}
+    return {entry["id"]: entry["total_return"] for entry in manifest["episodes"] if (data_dir / entry["shard"]).is_file()}
 
 
 def write_episode(data_dir: Path, episode: Episode) -> None:

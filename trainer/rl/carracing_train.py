@@ -44,7 +44,7 @@ from trainer.rl.carracing_policy import (
 )
 from trainer.rl.carracing_record import record_episode
 from trainer.rl.carracing_rollout import make_env
-from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, read_manifest
+from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_returns
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
@@ -129,7 +129,7 @@ def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> l
     """The learner drives this round's new tracks; the expert labels every visited state; returns the
     learner's return on each track (read back from the manifest for episodes recorded before a resume)."""
     env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
-    recorded = {entry["id"]: entry["total_return"] for entry in read_manifest(config.data)["episodes"]}
+    recorded = recorded_returns(config.data)
     returns = []
     try:
         for seed in config.round_seeds(round_index):

@@ -16,7 +16,7 @@ from trainer.rl.carracing_shards import (
     EpisodeRecord,
     load_episodes,
     read_manifest,
-    recorded_ids,
+    recorded_returns,
     write_episode,
 )
 
@@ -40,7 +40,7 @@ def test_written_episodes_load_back_exactly(tmp_path):
         np.testing.assert_array_equal(copy.frames, original.frames)
         np.testing.assert_array_equal(copy.actions, original.actions)
         assert copy.actions.dtype == np.int64
-    assert recorded_ids(tmp_path) == {"expert-000004", "expert-000007"}
+    assert recorded_returns(tmp_path) == {e.record.id: e.record.total_return for e in episodes}
     assert not [path for path in tmp_path.rglob(".*")], "temp files left behind"
 
 
