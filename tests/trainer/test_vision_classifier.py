@@ -163,7 +163,7 @@ def test_every_architecture_flag_has_a_network():
     assert set(ARCHITECTURES) == set(NETWORKS)
 
 
-@pytest.mark.parametrize(("arch", "epochs", "dropout"), [("mlp", 30, 0.5), ("cnn", 30, 0.5), ("deep", 18, 0.25)])
+@pytest.mark.parametrize(("arch", "epochs", "dropout"), [("mlp", 30, 0.5), ("cnn", 30, 0.5), ("deep", 36, 0.25)])
 def test_epochs_and_dropout_default_per_architecture(arch, epochs, dropout):
     config = ClassifierConfig(arch=arch)
     assert (config.epochs, config.dropout) == (epochs, dropout)

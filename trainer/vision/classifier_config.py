@@ -2,8 +2,8 @@
 
 Kept apart from the training code so the CLI can build and validate it without loading TensorFlow.
 Default epochs and dropout depend on the architecture (`DEFAULT_EPOCHS`, `DEFAULT_DROPOUT`, from the runs in
-bench/RESULTS.md): on 2 CPU cores the CNN runs about 15 s per Fashion-MNIST epoch and the deep network about
-70 s, so both defaults finish within 30 minutes.
+bench/RESULTS.md): on 2 quiet CPU cores the CNN runs about 15 s per Fashion-MNIST epoch and the deep network
+about 35 s, so both defaults finish within 30 minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from trainer.export.layout import validate_model_name
 
 ARCHITECTURES = ("mlp", "cnn", "deep")
 DATASET_CHOICES = (*DATASETS, cifar10.NAME, FOLDER_DATASET)
-DEFAULT_EPOCHS = {"mlp": 30, "cnn": 30, "deep": 18}
+DEFAULT_EPOCHS = {"mlp": 30, "cnn": 30, "deep": 36}
 DEFAULT_DROPOUT = {"mlp": 0.5, "cnn": 0.5, "deep": 0.25}  # keras-io's 0.5 made the deep net underfit
 LR_SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")  # trainer.distribute.STRATEGY_BUILDERS, without TensorFlow
@@ -41,7 +41,7 @@ class ClassifierConfig:
     color_mode: str = flag("rgb", "folder: colour mode of the images", choices=COLOR_MODES)
     test_fraction: float = flag(0.2, "folder without train/ and test/: fraction held out as the test split")
     arch: str = flag("cnn", "network architecture: textbook MLP, small CNN, deeper VGG-style net", choices=ARCHITECTURES)
-    epochs: int | None = flag(None, "maximum number of training epochs (default: 30 for mlp and cnn, 18 for deep)")
+    epochs: int | None = flag(None, "maximum number of training epochs (default: 30 for mlp and cnn, 36 for deep)")
     batch_size: int = flag(128, "examples per training step, over all replicas (keras-io: 128)")
     learning_rate: float = flag(1e-3, "initial Adam learning rate (Adam's default)")
     lr_schedule: str = flag("cosine", "learning-rate schedule: cosine decay to 0, halve on plateau, or constant",
