@@ -6,6 +6,7 @@ own interpreter and GIL, as it would in production, while the benchmark measures
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -66,6 +67,11 @@ def start_server(base: str, batching_file: str | None = None, extra_flags: Seque
     with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
         grpc.channel_ready_future(channel).result(timeout=180)
     return BenchServer(process, grpc_port, rest_port)
+
+
+def add_batch_timeout_flag(parser: argparse.ArgumentParser) -> None:
+    """--batch-timeout-micros, the batching parameters file's batch_timeout_micros of the batching runs."""
+    parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
 
 
 def write_batching_parameters(folder: str, max_batch_size: int, timeout_micros: int, threads: int) -> str:

@@ -28,7 +28,7 @@ import tensorflow as tf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from bench_server import MODEL, latest_version, start_server, write_batching_parameters  # noqa: E402
+from bench_server import MODEL, add_batch_timeout_flag, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.play import policy_call  # noqa: E402
@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model-dir", default="saved_models/cartpole_dqn", help="policy base path (numbered versions)")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds timed per measurement")
     parser.add_argument("--games", type=int, default=16, help="games played at once with server-side batching")
-    parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
+    add_batch_timeout_flag(parser)
     parser.add_argument("--server-op-threads", type=int, default=0,
                         help="the server's --tensorflow_intra_op_parallelism and --tensorflow_inter_op_parallelism "
                              "for the one-game run (default 0: TensorFlow's choice)")

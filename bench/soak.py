@@ -29,7 +29,7 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from bench_server import grpc_sender, start_server, write_batching_parameters  # noqa: E402
+from bench_server import add_batch_timeout_flag, grpc_sender, start_server, write_batching_parameters  # noqa: E402
 
 from client.loadgen import BenchReport, Load, run_load  # noqa: E402
 
@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fps", type=float, default=30.0, help="frames per second of each stream (default 30)")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before the first minute")
     parser.add_argument("--image-size", type=int, default=64, help="frame height and width where the model takes any")
-    parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
+    add_batch_timeout_flag(parser)
     parser.add_argument("--memory-tolerance", type=float, default=0.05,
                         help="allowed resident-memory rise over the warm-up level, as a fraction (default 0.05)")
     args = parser.parse_args()

@@ -29,7 +29,7 @@ import tensorflow as tf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from bench_server import MODEL, grpc_sender, latest_version, start_server, write_batching_parameters  # noqa: E402
+from bench_server import MODEL, add_batch_timeout_flag, grpc_sender, latest_version, start_server, write_batching_parameters  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.loadgen import BenchReport, Load, run_load  # noqa: E402
@@ -61,7 +61,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients, and the batch of the in-process call")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per load run")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each measurement")
-    parser.add_argument("--batch-timeout-micros", type=int, default=2000, help="batching: wait for a fuller batch")
+    add_batch_timeout_flag(parser)
     parser.add_argument("--batch-threads", type=int, default=os.cpu_count() or 1, help="batching: num_batch_threads")
     return parser.parse_args()
 

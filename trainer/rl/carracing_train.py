@@ -150,12 +150,12 @@ def _best_round(scores: dict[int, float]) -> int:
     return max(scores, key=scores.get)
 
 
-def run_dagger(model: keras.Model, config: TrainConfig, run_dir: Path) -> tuple[Dataset | None, dict[int, float]]:
+def run_dagger(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: Path) -> tuple[Dataset, dict[int, float]]:
     """DAgger rounds after round 0, then keep the policy that drove best (Ross et al. return the best of the
     rounds' policies, not the last): round k's policy is scored by the learner's mean return on round k+1's
-    tracks, the last one on tracks of its own, unrecorded. Returns the final data (None without rounds) and
-    the score of each round's policy."""
-    data, scores = None, {}
+    tracks, the last one on tracks of its own, unrecorded. Returns the final data (data itself without
+    rounds) and the score of each round's policy."""
+    scores = {}
     for round_index in range(1, config.dagger_iterations + 1):
         scores[round_index - 1] = float(np.mean(dagger_round(model, config, round_index)))
         data = load_dataset(config)
@@ -220,8 +220,7 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     model = _build(config)
     train_round(model, config, data, run_dir / "round-0")
-    dagger_data, dagger_scores = run_dagger(model, config, run_dir)
-    data = dagger_data or data
+    data, dagger_scores = run_dagger(model, config, data, run_dir)
     validation = validation_report(model, config, data, run_dir)
     video_dir = run_dir if config.video else None
     driving = evaluate_driver(model, config.frame_stack, config.eval_seeds(), config.eval_max_steps, video_dir)
