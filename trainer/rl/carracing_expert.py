@@ -1,15 +1,20 @@
 """A scripted CarRacing-v3 driver that reads privileged state: the track's centre line and the car's pose.
 
-The learner only ever sees frames; this expert sees `env.unwrapped.track` (per tile: alpha, beta, x, y) and
-`env.unwrapped.car.hull` (position, angle, linear velocity). It steers pure-pursuit style toward a point on the
-centre line a speed-dependent distance ahead, and picks a target speed from how sharply the track turns ahead
-(gas below it, brake well above it). With `continuous=False` only one of steer, gas and brake can act per step,
-so steering wins when the heading error is large and speed control runs otherwise.
+The learner only ever sees frames; this expert sees `env.unwrapped.track` (per point: alpha, beta, x, y),
+`env.unwrapped.car.hull` (position, angle, velocity) and the front wheels' steering angle. With
+`continuous=False` only one of steer, gas and brake acts per step, so the expert spends as few steps as
+possible steering:
 
-Measured over 20 seeds (1000-1019, 1000-step limit): 809.5 ± 58.6 mean return (704..931). The car is still
-accelerating when the episode is cut (discrete gas is only 0.2, and every steering step is a step without gas),
-so 19 of 20 episodes end at the time limit with 81-97 % of the tiles visited. The issue's target (850 over
-20 seeds) is not reached yet.
+- Steering: pure pursuit toward a centre-line point a speed-dependent distance ahead gives the front-wheel
+  angle wanted, atan(2 L sin(a) / d). A steering action turns the wheels 0.06 rad per step toward ±0.6 and
+  every other action turns them back toward straight at the same rate, so the expert steers only while the
+  wheels lag the wanted angle; alternating steer and gas holds an angle with gas on every other step.
+- Speed: the car is power-limited (it accelerates all lap long), so it gasses unless a curve within the
+  braking horizon ahead is too sharp for its speed: the corner speed is sqrt(grip / curvature), with the
+  curvature measured from the track's heading over a few points. Above it by a margin the expert brakes.
+
+Measured over 20 seeds (1000-1019, 1,000-step limit): 875.1 ± 51.1 mean return; over seeds 30000-30019:
+895.6 ± 34.4 (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,29 +24,37 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.box2d.car_dynamics import SIZE, WHEELPOS
 
 NOOP, STEER_RIGHT, STEER_LEFT, GAS, BRAKE = range(5)
 TRACK_POINT_SPACING = 21 / 6.0  # gymnasium's TRACK_DETAIL_STEP: world units between centre-line points
 SEARCH_BEHIND, SEARCH_AHEAD = 5, 40  # track points searched around the last nearest one
+WHEELBASE = (WHEELPOS[0][1] - WHEELPOS[2][1]) * SIZE  # front to rear axle, world units
 
 
 @dataclass(frozen=True)
 class ExpertParams:
     """Tuning of the scripted driver (world units, seconds, radians)."""
 
-    lookahead_base: float = 20.0
-    lookahead_per_speed: float = 0.12
-    steer_deadband: float = 0.2
-    yaw_damping: float = 0.05
-    max_speed: float = 150.0
-    min_speed: float = 50.0
-    curve_horizon: float = 70.0
-    speed_per_radian: float = 25.0
-    brake_margin: float = 8.0
+    lookahead_base: float = 12.0
+    lookahead_per_speed: float = 0.15
+    wheel_tolerance: float = 0.03
+    grip: float = 200.0
+    curvature_span: int = 4
+    brake_horizon_base: float = 10.0
+    brake_horizon_per_speed: float = 0.6
+    brake_margin: float = 3.0
 
 
-def _wrap(angle: float) -> float:
+def _wrap(angle: float | np.ndarray) -> float | np.ndarray:
     return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def track_curvature(track: np.ndarray, span: int) -> np.ndarray:
+    """Per centre-line point: the heading change over `span` points each side, per world unit."""
+    headings = track[:, 1]
+    turned = _wrap(np.roll(headings, -span) - np.roll(headings, span))
+    return np.abs(turned) / (2 * span * TRACK_POINT_SPACING)
 
 
 class CarRacingExpert:
@@ -50,10 +63,12 @@ class CarRacingExpert:
     def __init__(self, params: ExpertParams = ExpertParams()) -> None:
         self.params = params
         self._nearest: int | None = None
+        self._curvature: np.ndarray | None = None
 
     def reset(self) -> None:
-        """Forget the last track position (call after env.reset)."""
+        """Forget the last track (call after env.reset)."""
         self._nearest = None
+        self._curvature = None
 
     def _nearest_index(self, points: np.ndarray, position: np.ndarray) -> int:
         """The centre-line point closest to the car, searched near the last one so self-crossings cannot jump."""
@@ -66,29 +81,39 @@ class CarRacingExpert:
         self._nearest = int(candidates[np.argmin(distances)])
         return self._nearest
 
-    def _target_speed(self, track: np.ndarray, nearest: int) -> float:
-        """Lower for sharper turning within the curve horizon ahead (total heading change, radians)."""
+    def _wanted_wheel_angle(self, track: np.ndarray, nearest: int, car, speed: float) -> float:
+        """Pure pursuit: the front-wheel angle whose arc passes through the look-ahead point."""
         p = self.params
-        steps = max(2, int(p.curve_horizon / TRACK_POINT_SPACING))
-        betas = track[(nearest + np.arange(steps)) % len(track), 1]
-        turning = abs(_wrap(float(np.max(betas) - np.min(betas)))) if steps else 0.0
-        return max(p.min_speed, p.max_speed - p.speed_per_radian * turning)
+        ahead = int(round((p.lookahead_base + p.lookahead_per_speed * speed) / TRACK_POINT_SPACING)) + 1
+        target = track[(nearest + ahead) % len(track), 2:4] - np.array(car.hull.position, dtype=np.float64)
+        heading = car.hull.angle + math.pi / 2  # the hull's forward axis is its local +y
+        bearing = _wrap(math.atan2(target[1], target[0]) - heading)
+        distance = max(float(np.linalg.norm(target)), 1e-3)
+        return math.atan(2 * WHEELBASE * math.sin(bearing) / distance)
+
+    def _corner_speed(self, track: np.ndarray, nearest: int, speed: float) -> float:
+        """The highest speed the sharpest curve within the braking horizon ahead can be taken at."""
+        p = self.params
+        if self._curvature is None:
+            self._curvature = track_curvature(track, p.curvature_span)
+        horizon = int((p.brake_horizon_base + p.brake_horizon_per_speed * speed) / TRACK_POINT_SPACING) + 1
+        sharpest = float(np.max(self._curvature[(nearest + np.arange(horizon)) % len(track)]))
+        return math.sqrt(p.grip / max(sharpest, 1e-6))
 
     def act(self, frame: np.ndarray, env: gym.Env) -> int:
         """The action for the env's current state; the frame is ignored (the expert reads the state)."""
         p = self.params
         car = env.unwrapped.car
         track = np.asarray(env.unwrapped.track, dtype=np.float64)
-        position = np.array(car.hull.position, dtype=np.float64)
         speed = float(np.linalg.norm(car.hull.linearVelocity))
-        nearest = self._nearest_index(track[:, 2:4], position)
-        ahead = int(round((p.lookahead_base + p.lookahead_per_speed * speed) / TRACK_POINT_SPACING)) + 1
-        target = track[(nearest + ahead) % len(track), 2:4] - position
-        heading = car.hull.angle + math.pi / 2  # the hull's forward axis is its local +y
-        error = _wrap(math.atan2(target[1], target[0]) - heading) - p.yaw_damping * car.hull.angularVelocity
-        if abs(error) > p.steer_deadband:
-            return STEER_LEFT if error > 0 else STEER_RIGHT
-        target_speed = self._target_speed(track, nearest)
-        if speed > target_speed + p.brake_margin:
+        nearest = self._nearest_index(track[:, 2:4], np.array(car.hull.position, dtype=np.float64))
+        wanted = self._wanted_wheel_angle(track, nearest, car, speed)
+        wheel = car.wheels[0].joint.angle
+        if wanted > wheel + p.wheel_tolerance:
+            return STEER_LEFT
+        if wanted < wheel - p.wheel_tolerance:
+            return STEER_RIGHT
+        corner_speed = self._corner_speed(track, nearest, speed)
+        if speed > corner_speed + p.brake_margin:
             return BRAKE
-        return GAS if speed < target_speed else NOOP
+        return GAS if speed < corner_speed else NOOP

@@ -9,7 +9,7 @@ import pytest
 
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig, parse_seeds
-from trainer.rl.carracing_expert import CarRacingExpert
+from trainer.rl.carracing_expert import BRAKE, GAS, CarRacingExpert, track_curvature
 from trainer.rl.carracing_rollout import make_env
 
 TRACK_HALF_WIDTH = 40 / 6.0  # gymnasium's TRACK_WIDTH
@@ -37,14 +37,43 @@ def test_expert_drives_a_short_episode_on_the_track():
     assert visited >= 50 and total > 100, (visited, total)
 
 
+def _turn_car(env, radians: float) -> None:
+    """Turn the hull and its wheels together, so the wheels stay straight relative to the hull."""
+    car = env.unwrapped.car
+    for body in [car.hull, *car.wheels]:
+        body.angle += radians
+
+
 def test_expert_steers_back_toward_the_road():
     env, expert = make_env(), CarRacingExpert()
     env.reset(seed=0)
-    env.unwrapped.car.hull.angle += math.pi / 4  # nose turned left of the road: the expert must steer right
+    _turn_car(env, math.pi / 4)  # nose turned left of the road: the expert must steer right
     assert expert.act(None, env) == 1
-    env.unwrapped.car.hull.angle -= math.pi / 2
+    _turn_car(env, -math.pi / 2)
     assert expert.act(None, env) == 2
     env.close()
+
+
+def test_expert_brakes_for_a_curve_too_sharp_for_its_speed_and_gasses_when_slow():
+    env, expert = make_env(), CarRacingExpert()
+    env.reset(seed=0)
+    expert.reset()
+    assert expert.act(None, env) == GAS  # standing still on the grid: accelerate
+    hull = env.unwrapped.car.hull
+    heading = hull.angle + math.pi / 2
+    hull.linearVelocity = (300 * math.cos(heading), 300 * math.sin(heading))
+    assert expert.act(None, env) == BRAKE
+    env.close()
+
+
+def test_track_curvature_of_a_circle_is_one_over_its_radius():
+    radius, points = 50.0, 400
+    headings = np.linspace(0, 2 * np.pi, points, endpoint=False) + np.pi / 2
+    track = np.zeros((points, 4))
+    track[:, 1] = np.unwrap(headings) % (2 * np.pi)
+    spacing = 2 * np.pi * radius / points
+    curvature = track_curvature(track, span=4) * (21 / 6.0) / spacing
+    np.testing.assert_allclose(curvature, 1 / radius, rtol=1e-6)
 
 
 def test_seed_ranges_parse_and_bad_ones_are_refused():
