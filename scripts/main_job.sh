@@ -118,5 +118,5 @@ if has_version pong_dqn; then
 fi
 
 echo "== CarRacing driven through the server, frame by frame (video: $RUN_DIR/carracing.mp4)"
-$PY -m client play --model carracing_driver --episodes 1 --seed 10004 --video "$RUN_DIR/carracing.mp4" \
+$PY -m client play --model carracing_driver --episodes 1 --seed 10003 --video "$RUN_DIR/carracing.mp4" \
   --server "localhost:$GRPC_PORT"
