@@ -9,7 +9,7 @@ import pytest
 
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig, parse_seeds
-from trainer.rl.carracing_expert import BRAKE, GAS, CarRacingExpert, track_curvature
+from trainer.rl.carracing_expert import BRAKE, GAS, TRACK_POINT_SPACING, CarRacingExpert, track_curvature
 from trainer.rl.carracing_rollout import make_env
 
 TRACK_HALF_WIDTH = 40 / 6.0  # gymnasium's TRACK_WIDTH
@@ -72,7 +72,7 @@ def test_track_curvature_of_a_circle_is_one_over_its_radius():
     track = np.zeros((points, 4))
     track[:, 1] = np.unwrap(headings) % (2 * np.pi)
     spacing = 2 * np.pi * radius / points
-    curvature = track_curvature(track, span=4) * (21 / 6.0) / spacing
+    curvature = track_curvature(track, span=4) * TRACK_POINT_SPACING / spacing
     np.testing.assert_allclose(curvature, 1 / radius, rtol=1e-6)
 
 
