@@ -63,12 +63,22 @@ class CarRacingExpert:
     def __init__(self, params: ExpertParams = ExpertParams()) -> None:
         self.params = params
         self._nearest: int | None = None
-        self._curvature: np.ndarray | None = None
+        self._track_source: object | None = None
+        self._track = np.empty((0, 4))
+        self._curvature = np.empty(0)
 
     def reset(self) -> None:
-        """Forget the last track (call after env.reset)."""
+        """Forget the last track position (call after env.reset)."""
         self._nearest = None
-        self._curvature = None
+
+    def _track_of(self, env: gym.Env) -> np.ndarray:
+        """The centre line as an array, converted (with its curvature) once per track: env.reset builds a new one."""
+        source = env.unwrapped.track
+        if source is not self._track_source:
+            self._track_source, self._nearest = source, None
+            self._track = np.asarray(source, dtype=np.float64)
+            self._curvature = track_curvature(self._track, self.params.curvature_span)
+        return self._track
 
     def _nearest_index(self, points: np.ndarray, position: np.ndarray) -> int:
         """The centre-line point closest to the car, searched near the last one so self-crossings cannot jump."""
@@ -81,39 +91,38 @@ class CarRacingExpert:
         self._nearest = int(candidates[np.argmin(distances)])
         return self._nearest
 
-    def _wanted_wheel_angle(self, track: np.ndarray, nearest: int, car, speed: float) -> float:
+    def _wanted_wheel_angle(self, track: np.ndarray, nearest: int, car, position: np.ndarray, speed: float) -> float:
         """Pure pursuit: the front-wheel angle whose arc passes through the look-ahead point."""
         p = self.params
         ahead = int(round((p.lookahead_base + p.lookahead_per_speed * speed) / TRACK_POINT_SPACING)) + 1
-        target = track[(nearest + ahead) % len(track), 2:4] - np.array(car.hull.position, dtype=np.float64)
+        target = track[(nearest + ahead) % len(track), 2:4] - position
         heading = car.hull.angle + math.pi / 2  # the hull's forward axis is its local +y
         bearing = _wrap(math.atan2(target[1], target[0]) - heading)
         distance = max(float(np.linalg.norm(target)), 1e-3)
         return math.atan(2 * WHEELBASE * math.sin(bearing) / distance)
 
-    def _corner_speed(self, track: np.ndarray, nearest: int, speed: float) -> float:
+    def _corner_speed(self, nearest: int, speed: float) -> float:
         """The highest speed the sharpest curve within the braking horizon ahead can be taken at."""
         p = self.params
-        if self._curvature is None:
-            self._curvature = track_curvature(track, p.curvature_span)
         horizon = int((p.brake_horizon_base + p.brake_horizon_per_speed * speed) / TRACK_POINT_SPACING) + 1
-        sharpest = float(np.max(self._curvature[(nearest + np.arange(horizon)) % len(track)]))
+        sharpest = float(np.max(self._curvature[(nearest + np.arange(horizon)) % len(self._curvature)]))
         return math.sqrt(p.grip / max(sharpest, 1e-6))
 
     def act(self, frame: np.ndarray, env: gym.Env) -> int:
         """The action for the env's current state; the frame is ignored (the expert reads the state)."""
         p = self.params
         car = env.unwrapped.car
-        track = np.asarray(env.unwrapped.track, dtype=np.float64)
+        track = self._track_of(env)
+        position = np.array(car.hull.position, dtype=np.float64)
         speed = float(np.linalg.norm(car.hull.linearVelocity))
-        nearest = self._nearest_index(track[:, 2:4], np.array(car.hull.position, dtype=np.float64))
-        wanted = self._wanted_wheel_angle(track, nearest, car, speed)
+        nearest = self._nearest_index(track[:, 2:4], position)
+        wanted = self._wanted_wheel_angle(track, nearest, car, position, speed)
         wheel = car.wheels[0].joint.angle
         if wanted > wheel + p.wheel_tolerance:
             return STEER_LEFT
         if wanted < wheel - p.wheel_tolerance:
             return STEER_RIGHT
-        corner_speed = self._corner_speed(track, nearest, speed)
+        corner_speed = self._corner_speed(nearest, speed)
         if speed > corner_speed + p.brake_margin:
             return BRAKE
         return GAS if speed < corner_speed else NOOP
