@@ -8,6 +8,7 @@ job-specific artefacts such as `confusion_matrix.png`. Running again with the sa
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,18 +46,27 @@ def tensorboard_callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
     return [keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False)]
 
 
-def training_callbacks(run_dir: Path, monitor: str, patience: int) -> list[keras.callbacks.Callback]:
+def training_callbacks(
+    run_dir: Path,
+    monitor: str,
+    patience: int,
+    mode: str = "auto",
+    scorers: Sequence[keras.callbacks.Callback] = (),
+) -> list[keras.callbacks.Callback]:
     """Resume state, TensorBoard scalars, the best checkpoint and early stopping, all in run_dir.
 
-    BackupAndRestore comes first so an interrupted job continues from its last finished epoch.
+    BackupAndRestore comes first so an interrupted job continues from its last finished epoch. `scorers` run
+    next: callbacks that add a metric to the epoch's logs (e.g. a return measured by driving), so TensorBoard
+    records it and `monitor` may name it; `mode` says whether more of it is better ("max") or less ("min").
     """
     return [
         keras.callbacks.BackupAndRestore(backup_dir=str(run_dir / "backup")),
+        *scorers,
         *tensorboard_callbacks(run_dir),
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True
+            str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
         ),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
     ]
 
 

@@ -21,11 +21,12 @@ ACTION_MEANINGS = ("noop", "steer right", "steer left", "gas", "brake")  # gymna
 MAX_EPISODE_STEPS = 1000  # CarRacing-v3's own time limit
 DRIVERS = ("expert", "human")
 BALANCE_MODES = ("weights", "downsample", "none")
+SELECT_MODES = ("val_loss", "driving")
 
 RECORD_QUICK_PRESET = {"seeds": "0-1", "max_episode_steps": 200}
 TRAIN_QUICK_PRESET = {
     "epochs": 2, "filters": "8,16,16", "dense_units": 32, "eval_episodes": 2, "eval_max_steps": 200,
-    "min_action_frames": 5, "dagger_episodes": 1, "dagger_max_steps": 200,
+    "min_action_frames": 5, "dagger_episodes": 1, "dagger_max_steps": 200, "select_episodes": 1,
 }
 
 
@@ -99,6 +100,11 @@ class TrainConfig:
                                 "policy that drove; the best-scoring round's policy is exported)")
     dagger_first_seed: int = flag(20_000, "first track seed of the DAgger episodes (each round uses new seeds)")
     dagger_max_steps: int = flag(MAX_EPISODE_STEPS, "cut DAgger episodes after this many steps")
+    select_by: str = flag("val_loss", "which epoch each round keeps (and which round DAgger exports): the lowest "
+                          "validation loss, or the highest mean return driving --select-episodes held-out tracks "
+                          "after every epoch (slower, but it measures what the driver is for)", choices=SELECT_MODES)
+    select_episodes: int = flag(5, "tracks driven after every epoch with --select-by driving")
+    select_first_seed: int = flag(40_000, "first track seed of --select-by driving; never recorded, DAgger or evaluation")
     eval_episodes: int = flag(10, "evaluation episodes in the real env, on unseen seeds")
     eval_first_seed: int = flag(10_000, "first evaluation seed; must not be a recorded or DAgger seed")
     eval_max_steps: int = flag(MAX_EPISODE_STEPS, "cut evaluation episodes after this many steps")
@@ -111,7 +117,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Validate every flag."""
         for name in ("frame_stack", "min_action_frames", "dense_units", "epochs", "batch_size", "patience",
-                     "dagger_episodes", "dagger_max_steps", "eval_episodes", "eval_max_steps"):
+                     "dagger_episodes", "dagger_max_steps", "select_episodes", "eval_episodes", "eval_max_steps"):
             value = getattr(self, name)
             require(value >= 1, f"--{name.replace('_', '-')} must be at least 1, got {value}")
         require(0 < self.validation_fraction < 1, f"--validation-fraction must lie in (0, 1), got {self.validation_fraction}")
@@ -119,9 +125,15 @@ class TrainConfig:
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
         require(self.dagger_iterations >= 0, f"--dagger-iterations must be >= 0, got {self.dagger_iterations}")
         require(len(self.filter_sizes()) == 3, f"--filters needs three sizes, got {self.filters!r}")
-        require(not set(self.dagger_seeds()) & set(self.eval_seeds()), "DAgger seeds overlap the evaluation seeds; "
-                "move --dagger-first-seed or --eval-first-seed")
+        self._require_disjoint_seeds()
         self.model_name = validate_model_name(self.model_name)
+
+    def _require_disjoint_seeds(self) -> None:
+        """DAgger, selection and evaluation each drive tracks of their own."""
+        uses = {"dagger": self.dagger_seeds(), "select": self.select_seeds(), "eval": self.eval_seeds()}
+        for first, second in (("dagger", "eval"), ("select", "eval"), ("dagger", "select")):
+            require(not set(uses[first]) & set(uses[second]), f"{first} seeds overlap the {second} seeds; "
+                    f"move --{first}-first-seed or --{second}-first-seed")
 
     def filter_sizes(self) -> tuple[int, ...]:
         """The three conv layers' filter counts."""
@@ -130,6 +142,11 @@ class TrainConfig:
     def eval_seeds(self) -> tuple[int, ...]:
         """The evaluation track seeds."""
         return tuple(range(self.eval_first_seed, self.eval_first_seed + self.eval_episodes))
+
+    def select_seeds(self) -> tuple[int, ...]:
+        """The tracks that choose the epoch (and DAgger round) with --select-by driving; none otherwise."""
+        count = self.select_episodes if self.select_by == "driving" else 0
+        return tuple(range(self.select_first_seed, self.select_first_seed + count))
 
     def dagger_seeds(self) -> tuple[int, ...]:
         """Every DAgger track seed: each round's, then those on which the last round's policy is scored."""

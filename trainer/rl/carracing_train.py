@@ -44,12 +44,13 @@ from trainer.rl.carracing_policy import (
 )
 from trainer.rl.carracing_record import record_episode
 from trainer.rl.carracing_rollout import make_env
+from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_returns
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
 
-MONITOR = "val_loss"
+MONITORS = {"val_loss": ("val_loss", "min"), "driving": (DRIVING_METRIC, "max")}  # --select-by -> (metric, mode)
 FINAL_WEIGHTS = "final.weights.h5"
 DAGGER_DRIVER = "dagger"
 WARMUP_FRAMES = 2
@@ -77,11 +78,13 @@ class DriverResult:
 
 
 def _check_seeds(episodes: Sequence[Episode], config: TrainConfig) -> None:
-    """Evaluation must happen on tracks no recorded episode used."""
-    shared = sorted({episode.record.seed for episode in episodes} & set(config.eval_seeds()))
-    if shared:
-        raise TrainerError(f"evaluation seeds {shared[:5]} were recorded in {config.data}; "
-                           "choose another --eval-first-seed so evaluation stays on unseen tracks")
+    """Evaluation and selection must happen on tracks no recorded episode used."""
+    recorded = {episode.record.seed for episode in episodes}
+    for use, seeds in (("eval", config.eval_seeds()), ("select", config.select_seeds())):
+        shared = sorted(recorded & set(seeds))
+        if shared:
+            raise TrainerError(f"{use} seeds {shared[:5]} were recorded in {config.data}; "
+                               f"choose another --{use}-first-seed so the driver is judged on unseen tracks")
 
 
 def load_dataset(config: TrainConfig) -> Dataset:
@@ -105,6 +108,14 @@ def _build(config: TrainConfig) -> keras.Model:
     return model
 
 
+def _callbacks(config: TrainConfig, round_dir: Path) -> list[keras.callbacks.Callback]:
+    monitor, mode = MONITORS[config.select_by]
+    scorers = []
+    if config.select_by == "driving":
+        scorers = [DrivingScore(config.frame_stack, config.select_seeds(), config.eval_max_steps)]
+    return training_callbacks(round_dir, monitor, config.patience, mode, scorers)
+
+
 def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_dir: Path) -> None:
     """Fit on data in round_dir, or load the weights a finished run of this round left there."""
     final = round_dir / FINAL_WEIGHTS
@@ -118,7 +129,7 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
         training_dataset(data.train, data.balanced, config.frame_stack, config.batch_size, config.seed),
         validation_data=validation_dataset(data.validation, config.frame_stack, config.batch_size),
         epochs=config.epochs,
-        callbacks=training_callbacks(round_dir, MONITOR, config.patience),
+        callbacks=_callbacks(config, round_dir),
         shuffle=False,  # the tf.data pipeline reshuffles every epoch
         verbose=2,
     )
@@ -150,22 +161,36 @@ def _best_round(scores: dict[int, float]) -> int:
     return max(scores, key=scores.get)
 
 
+def _mean_return(model: keras.Model, config: TrainConfig, seeds: Sequence[int], max_steps: int) -> float:
+    return float(np.mean(evaluate_driver(model, config.frame_stack, seeds, max_steps, None).returns))
+
+
+def _policy_score(model: keras.Model, config: TrainConfig, next_round: int, learner_returns: Sequence[float]) -> float:
+    """How well the current policy drives. --select-by driving: its mean return on the selection tracks, the
+    same tracks for every round; otherwise the learner's mean return on the DAgger tracks it drove next
+    (learner_returns; the last round's policy drives tracks of its own, unrecorded)."""
+    if config.select_by == "driving":
+        return _mean_return(model, config, config.select_seeds(), config.eval_max_steps)
+    if learner_returns:
+        return float(np.mean(learner_returns))
+    return _mean_return(model, config, config.round_seeds(next_round), config.dagger_max_steps)
+
+
 def run_dagger(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: Path) -> tuple[Dataset, dict[int, float]]:
     """DAgger rounds after round 0, then keep the policy that drove best (Ross et al. return the best of the
-    rounds' policies, not the last): round k's policy is scored by the learner's mean return on round k+1's
-    tracks, the last one on tracks of its own, unrecorded. Returns the final data (data itself without
+    rounds' policies, not the last), scored by `_policy_score`. Returns the final data (data itself without
     rounds) and the score of each round's policy."""
     scores = {}
     for round_index in range(1, config.dagger_iterations + 1):
-        scores[round_index - 1] = float(np.mean(dagger_round(model, config, round_index)))
+        learner_returns = dagger_round(model, config, round_index)
+        scores[round_index - 1] = _policy_score(model, config, round_index, learner_returns)
         data = load_dataset(config)
         train_round(model, config, data, run_dir / f"round-{round_index}")
     if config.dagger_iterations:
         last = config.dagger_iterations
-        final = evaluate_driver(model, config.frame_stack, config.round_seeds(last + 1), config.dagger_max_steps, None)
-        scores[last] = final.as_metrics()["mean_return"]
+        scores[last] = _policy_score(model, config, last + 1, ())
         best = _best_round(scores)
-        print(f"DAgger: mean learner return of each round's policy {scores}; exporting round {best}'s")
+        print(f"DAgger: mean return of each round's policy {scores}; exporting round {best}'s")
         model.load_weights(str(run_dir / f"round-{best}" / FINAL_WEIGHTS))
     return data, scores
 
@@ -194,7 +219,15 @@ def _data_facts(config: TrainConfig, data: Dataset) -> dict[str, Any]:
     }
 
 
-def _metrics(validation: ClassificationReport, driving: DrivingReport, dagger_scores: dict[int, float]) -> dict[str, Any]:
+SCORE_DESCRIPTIONS = {
+    "val_loss": "the learner's mean return on DAgger tracks (never the evaluation tracks)",
+    "driving": "the mean return on the selection tracks (never recorded, DAgger or evaluation tracks)",
+}
+
+
+def _metrics(
+    config: TrainConfig, validation: ClassificationReport, driving: DrivingReport, dagger_scores: dict[int, float]
+) -> dict[str, Any]:
     metrics = {
         "evaluation": {**driving.as_metrics(), "env": "CarRacing-v3 continuous=False, headless, greedy actions"},
         "validation_accuracy": validation.accuracy,
@@ -204,7 +237,7 @@ def _metrics(validation: ClassificationReport, driving: DrivingReport, dagger_sc
     if dagger_scores:
         metrics["dagger"] = {"round_policy_scores": {str(k): v for k, v in dagger_scores.items()},
                              "exported_round": _best_round(dagger_scores),
-                             "score": "the learner's mean return on DAgger tracks (never the evaluation tracks)"}
+                             "score": SCORE_DESCRIPTIONS[config.select_by]}
     return metrics
 
 
@@ -227,7 +260,7 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     print(driving.summary())
     warmup = data.validation.stacked(np.arange(min(WARMUP_FRAMES, len(data.validation))))
     signature = driver_signature(model, config.frame_stack, warmup)
-    info = driver_info(config, command, _data_facts(config, data), _metrics(validation, driving, dagger_scores))
+    info = driver_info(config, command, _data_facts(config, data), _metrics(config, validation, driving, dagger_scores))
     export = export_saved_model(info, [signature], config.export_root)
     print(f"exported {export.path} (return {driving.as_metrics()['mean_return']:.1f})")
     return DriverResult(run_dir, validation, driving, export)

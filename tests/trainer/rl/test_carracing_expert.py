@@ -89,5 +89,8 @@ def test_seed_ranges_parse_and_bad_ones_are_refused():
 def test_train_config_refuses_overlapping_dagger_and_evaluation_seeds():
     with pytest.raises(TrainerError, match="overlap"):
         TrainConfig(data="x", dagger_iterations=1, dagger_first_seed=10_000)
+    with pytest.raises(TrainerError, match="select seeds overlap the eval seeds"):
+        TrainConfig(data="x", select_by="driving", select_first_seed=10_005)
+    assert TrainConfig(data="x", select_first_seed=10_005).select_seeds() == ()
     with pytest.raises(TrainerError, match="three"):
         TrainConfig(data="x", filters="8,8")

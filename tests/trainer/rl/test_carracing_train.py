@@ -16,8 +16,9 @@ from client.play import play, read_contract
 from client.play_env import policy_setup
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig
-from trainer.rl.carracing_policy import build_network
+from trainer.rl.carracing_policy import build_network, evaluate_driver
 from trainer.rl.carracing_record import record_demonstrations
+from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
 from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, train_driver
 
@@ -98,6 +99,28 @@ def test_dagger_exports_the_policy_of_the_best_scoring_round(tiny_driver):
         assert matches == (round_index == best)
 
 
+@pytest.fixture(scope="module")
+def driving_selected(tiny_driver, tmp_path_factory) -> DriverResult:
+    """The tiny run again, with epochs and DAgger rounds chosen by driving a held-out track."""
+    root = tmp_path_factory.mktemp("selected")
+    config = TrainConfig(data=tiny_driver.data, frame_stack=2, dagger_iterations=1, dagger_first_seed=21_000,
+                         select_by="driving", select_episodes=1, export_root=root / "saved_models",
+                         run_dir=root / "run", **{**TINY, "epochs": 2})
+    return train_driver(config)
+
+
+def test_driving_selection_exports_the_round_that_drove_the_selection_tracks_best(tiny_driver, driving_selected):
+    dagger = driving_selected.export.model_json["metrics"]["dagger"]
+    assert "selection tracks" in dagger["score"]
+    config = TrainConfig(data=tiny_driver.data, frame_stack=2, select_by="driving", select_episodes=1, **TINY)
+    for round_index, score in dagger["round_policy_scores"].items():
+        model = build_network(2, config.filter_sizes(), config.dense_units, config.dropout)
+        model.load_weights(str(driving_selected.run_dir / f"round-{round_index}" / FINAL_WEIGHTS))
+        driven = evaluate_driver(model, 2, config.select_seeds(), config.eval_max_steps, None)
+        assert driven.seeds == (40_000,) and score == pytest.approx(np.mean(driven.returns))
+    assert dagger["round_policy_scores"][str(dagger["exported_round"])] == max(dagger["round_policy_scores"].values())
+
+
 def _synthetic_demos(directory: Path, count: int = 3) -> Path:
     rng = np.random.default_rng(0)
     for seed in range(count):
@@ -122,7 +145,9 @@ BAD_DATA = {
     "truncated shard": (_truncate, {}, "truncated or corrupt shard"),
     "another env": (_other_env, {}, "env_id 'CarRacing-v2'"),
     "empty after balancing": (lambda demos: None, {"min_action_frames": 1000}, "empty after balancing"),
-    "seen evaluation tracks": (lambda demos: None, {"eval_first_seed": 2}, "were recorded"),
+    "seen evaluation tracks": (lambda demos: None, {"eval_first_seed": 2}, "eval seeds .* were recorded"),
+    "seen selection tracks": (
+        lambda demos: None, {"select_by": "driving", "select_first_seed": 1}, "select seeds .* were recorded"),
 }
 
 
@@ -155,3 +180,13 @@ def test_the_served_driver_drives_through_the_client(tiny_driver, tmp_path):
         server.stop()
     assert len(report.returns) == 1 and report.decisions == PLAYED_STEPS
     assert (tmp_path / "lap.mp4").stat().st_size > 0
+
+
+def test_the_driving_score_logs_the_mean_return_on_its_tracks():
+    model = build_network(1, (4, 8, 8), 16, 0.0)
+    scorer = DrivingScore(frame_stack=1, seeds=(40_000, 40_001), max_steps=15)
+    scorer.set_model(model)
+    logs: dict = {}
+    scorer.on_epoch_end(0, logs)
+    driven = evaluate_driver(model, 1, (40_000, 40_001), 15, None)
+    assert logs == {DRIVING_METRIC: pytest.approx(np.mean(driven.returns))}
