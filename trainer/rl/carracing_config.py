@@ -91,6 +91,8 @@ class TrainConfig:
     filters: str = flag("32,64,64", "filters of the three ELU conv layers (8x8/4, 4x4/2, 3x3/1, Nature-CNN sizes)")
     dense_units: int = flag(256, "units of the hidden dense layer before the 5-way softmax")
     dropout: float = flag(0.5, "dropout before the output layer")
+    batch_norm_momentum: float = flag(0.99, "momentum of batch norm's moving statistics, which driving uses "
+                                      "(Keras's 0.99 lags the weights within an epoch; 0.9 follows them)")
     epochs: int = flag(20, "maximum epochs per training round")
     batch_size: int = flag(64, "frames per training step")
     learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default)")
@@ -122,6 +124,7 @@ class TrainConfig:
             require(value >= 1, f"--{name.replace('_', '-')} must be at least 1, got {value}")
         require(0 < self.validation_fraction < 1, f"--validation-fraction must lie in (0, 1), got {self.validation_fraction}")
         require(0 <= self.dropout < 1, f"--dropout must lie in [0, 1), got {self.dropout}")
+        require(0 < self.batch_norm_momentum < 1, f"--batch-norm-momentum must lie in (0, 1), got {self.batch_norm_momentum}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
         require(self.dagger_iterations >= 0, f"--dagger-iterations must be >= 0, got {self.dagger_iterations}")
         require(len(self.filter_sizes()) == 3, f"--filters needs three sizes, got {self.filters!r}")

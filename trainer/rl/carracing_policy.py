@@ -33,20 +33,22 @@ def input_shape(frame_stack: int) -> tuple[int, int, int]:
     return height, width, channels * frame_stack
 
 
-def _conv_block(x: Any, filters: int, kernel: int, stride: int) -> Any:
-    x = keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False)(x)
-    return keras.layers.Activation("elu")(keras.layers.BatchNormalization()(x))
+def _normalised_elu(x: Any, momentum: float) -> Any:
+    return keras.layers.Activation("elu")(keras.layers.BatchNormalization(momentum=momentum)(x))
 
 
-def build_network(frame_stack: int, filters: Sequence[int], dense_units: int, dropout: float) -> keras.Model:
+def build_network(
+    frame_stack: int, filters: Sequence[int], dense_units: int, dropout: float, batch_norm_momentum: float = 0.99
+) -> keras.Model:
     """frames uint8 [N, 96, 96, 3 * stack] -> action probabilities float32 [N, 5]."""
     frames = keras.Input(input_shape(frame_stack), dtype="uint8", name="frames")
     x = keras.layers.Rescaling(1 / 255)(frames)
     for count, (kernel, stride) in zip(filters, CONV_SHAPES, strict=True):
-        x = _conv_block(x, count, kernel, stride)
+        x = keras.layers.Conv2D(count, kernel, strides=stride, use_bias=False)(x)
+        x = _normalised_elu(x, batch_norm_momentum)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(dense_units, use_bias=False)(x)
-    x = keras.layers.Activation("elu")(keras.layers.BatchNormalization()(x))
+    x = _normalised_elu(x, batch_norm_momentum)
     x = keras.layers.Dropout(dropout)(x)
     probabilities = keras.layers.Dense(len(ACTION_MEANINGS), activation="softmax", name=OUTPUT_LAYER)(x)
     return keras.Model(frames, probabilities, name="carracing_driver")

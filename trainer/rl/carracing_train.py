@@ -99,7 +99,8 @@ def load_dataset(config: TrainConfig) -> Dataset:
 
 
 def _build(config: TrainConfig) -> keras.Model:
-    model = build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout)
+    model = build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout,
+                          config.batch_norm_momentum)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",

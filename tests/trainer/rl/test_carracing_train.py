@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -190,3 +191,11 @@ def test_the_driving_score_logs_the_mean_return_on_its_tracks():
     scorer.on_epoch_end(0, logs)
     driven = evaluate_driver(model, 1, (40_000, 40_001), 15, None)
     assert logs == {DRIVING_METRIC: pytest.approx(np.mean(driven.returns))}
+
+
+def test_batch_norm_momentum_reaches_every_normalisation_layer_and_is_checked():
+    model = build_network(1, (4, 8, 8), 16, 0.0, batch_norm_momentum=0.9)
+    momenta = [layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert momenta == [0.9] * 4
+    with pytest.raises(TrainerError, match="--batch-norm-momentum"):
+        TrainConfig(data="x", batch_norm_momentum=1.0)
