@@ -100,6 +100,9 @@ class TrainConfig:
     dagger_iterations: int = flag(0, "DAgger rounds after behavioural cloning: learner drives, expert labels, retrain")
     dagger_episodes: int = flag(5, "episodes the learner drives per DAgger round (their mean return scores the "
                                 "policy that drove; the best-scoring round's policy is exported)")
+    dagger_beta: float = flag(0.0, "Ross et al.'s mixing: in DAgger round k the expert's action is driven with "
+                              "probability beta**k, the learner's otherwise (labels are always the expert's); "
+                              "0 = the learner drives alone. Needs --select-by driving")
     dagger_first_seed: int = flag(20_000, "first track seed of the DAgger episodes (each round uses new seeds)")
     dagger_max_steps: int = flag(MAX_EPISODE_STEPS, "cut DAgger episodes after this many steps")
     select_by: str = flag("val_loss", "which epoch each round keeps (and which round DAgger exports): the lowest "
@@ -126,6 +129,9 @@ class TrainConfig:
         require(0 <= self.dropout < 1, f"--dropout must lie in [0, 1), got {self.dropout}")
         require(0 < self.batch_norm_momentum < 1, f"--batch-norm-momentum must lie in (0, 1), got {self.batch_norm_momentum}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
+        require(0 <= self.dagger_beta < 1, f"--dagger-beta must lie in [0, 1), got {self.dagger_beta}")
+        require(self.dagger_beta == 0 or self.select_by == "driving", "--dagger-beta needs --select-by driving: "
+                "with the expert at the wheel part of the time, the DAgger episodes' returns do not score the learner")
         require(self.dagger_iterations >= 0, f"--dagger-iterations must be >= 0, got {self.dagger_iterations}")
         require(len(self.filter_sizes()) == 3, f"--filters needs three sizes, got {self.filters!r}")
         self._require_disjoint_seeds()
@@ -155,6 +161,10 @@ class TrainConfig:
         """Every DAgger track seed: each round's, then those on which the last round's policy is scored."""
         rounds = self.dagger_iterations + 1 if self.dagger_iterations else 0
         return tuple(range(self.dagger_first_seed, self.dagger_first_seed + rounds * self.dagger_episodes))
+
+    def expert_share(self, round_index: int) -> float:
+        """The probability that the expert's action is driven in DAgger round round_index (1-based)."""
+        return self.dagger_beta**round_index
 
     def round_seeds(self, round_index: int) -> tuple[int, ...]:
         """The seeds the learner drives in DAgger round round_index (1-based; iterations + 1: final scoring)."""

@@ -28,6 +28,25 @@ class Driver(Protocol):
         """The action to take now."""
 
 
+class MixedDriver:
+    """DAgger's mixed policy (Ross et al.): each step the expert's action with probability expert_share, the
+    learner's otherwise, so early rounds visit states nearer the expert's while still seeing the learner's."""
+
+    def __init__(self, learner: Driver, expert: Driver, expert_share: float, rng: np.random.Generator) -> None:
+        self._learner, self._expert, self._expert_share, self._rng = learner, expert, expert_share, rng
+
+    def reset(self) -> None:
+        """Start a new episode for both drivers."""
+        self._learner.reset()
+        self._expert.reset()
+
+    def act(self, observation: np.ndarray, env: gym.Env) -> int:
+        """One of the two drivers' actions, drawn per step."""
+        if self._rng.random() < self._expert_share:
+            return self._expert.act(observation, env)
+        return self._learner.act(observation, env)
+
+
 @dataclass(frozen=True)
 class DrivenEpisode:
     """What one episode produced: the single frames seen, the labels, the return and whether the lap ended."""

@@ -43,7 +43,7 @@ from trainer.rl.carracing_policy import (
     evaluate_driver,
 )
 from trainer.rl.carracing_record import record_episode
-from trainer.rl.carracing_rollout import make_env
+from trainer.rl.carracing_rollout import MixedDriver, make_env
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_returns
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
@@ -138,9 +138,11 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
 
 
 def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> list[float]:
-    """The learner drives this round's new tracks; the expert labels every visited state; returns the
-    learner's return on each track (read back from the manifest for episodes recorded before a resume)."""
+    """The learner drives this round's new tracks (mixed with the expert by --dagger-beta); the expert labels
+    every visited state; returns each track's return (read back from the manifest for episodes recorded
+    before a resume)."""
     env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
+    share = config.expert_share(round_index)
     recorded = recorded_returns(config.data)
     returns = []
     try:
@@ -148,9 +150,10 @@ def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> l
             episode = episode_id(f"{DAGGER_DRIVER}{round_index}", seed)
             if episode not in recorded:
                 identity = (episode, DAGGER_DRIVER, seed)
-                record = record_episode(config.data, env, learner, identity, config.dagger_max_steps, labeller=expert)
-                print(f"DAgger round {round_index}, seed {seed}: learner's return {record.total_return:.1f}, "
-                      f"{record.steps} states labelled by the expert")
+                driver = MixedDriver(learner, expert, share, np.random.default_rng([config.seed, seed])) if share else learner
+                record = record_episode(config.data, env, driver, identity, config.dagger_max_steps, labeller=expert)
+                print(f"DAgger round {round_index}, seed {seed}: return {record.total_return:.1f} with the expert "
+                      f"driving {share:.0%} of the steps, {record.steps} states labelled by the expert")
                 recorded[episode] = record.total_return
             returns.append(recorded[episode])
     finally:

@@ -19,6 +19,7 @@ from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig
 from trainer.rl.carracing_policy import build_network, evaluate_driver
 from trainer.rl.carracing_record import record_demonstrations
+from trainer.rl.carracing_rollout import MixedDriver
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
 from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, train_driver
@@ -102,10 +103,11 @@ def test_dagger_exports_the_policy_of_the_best_scoring_round(tiny_driver):
 
 @pytest.fixture(scope="module")
 def driving_selected(tiny_driver, tmp_path_factory) -> DriverResult:
-    """The tiny run again, with epochs and DAgger rounds chosen by driving a held-out track."""
+    """The tiny run again, with epochs and DAgger rounds chosen by driving a held-out track, and the expert
+    driving half of the DAgger round's steps."""
     root = tmp_path_factory.mktemp("selected")
     config = TrainConfig(data=tiny_driver.data, frame_stack=2, dagger_iterations=1, dagger_first_seed=21_000,
-                         select_by="driving", select_episodes=1, export_root=root / "saved_models",
+                         dagger_beta=0.5, select_by="driving", select_episodes=1, export_root=root / "saved_models",
                          run_dir=root / "run", **{**TINY, "epochs": 2})
     return train_driver(config)
 
@@ -199,3 +201,32 @@ def test_batch_norm_momentum_reaches_every_normalisation_layer_and_is_checked():
     assert momenta == [0.9] * 4
     with pytest.raises(TrainerError, match="--batch-norm-momentum"):
         TrainConfig(data="x", batch_norm_momentum=1.0)
+
+
+class ConstantDriver:
+    def __init__(self, action: int) -> None:
+        self.action, self.resets = action, 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def act(self, observation, env) -> int:
+        return self.action
+
+
+@pytest.mark.parametrize("share, expert_steps", [(0.0, 0), (1.0, 200), (0.5, 94)])
+def test_the_mixed_driver_drives_the_expert_with_the_given_probability(share, expert_steps):
+    learner, expert = ConstantDriver(3), ConstantDriver(4)
+    mixed = MixedDriver(learner, expert, share, np.random.default_rng(7))
+    mixed.reset()
+    actions = [mixed.act(np.zeros((96, 96, 3)), None) for _ in range(200)]
+    assert actions.count(4) == expert_steps and actions.count(3) == 200 - expert_steps
+    assert learner.resets == expert.resets == 1
+
+
+def test_dagger_beta_decays_per_round_and_needs_driving_selection():
+    config = TrainConfig(data="x", dagger_iterations=2, dagger_beta=0.5, select_by="driving")
+    assert [config.expert_share(round_index) for round_index in (1, 2)] == [0.5, 0.25]
+    assert TrainConfig(data="x", dagger_iterations=2).expert_share(1) == 0.0
+    with pytest.raises(TrainerError, match="--dagger-beta needs --select-by driving"):
+        TrainConfig(data="x", dagger_iterations=2, dagger_beta=0.5)
