@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 
+from trainer.best_epoch import BEST_CHECKPOINT, KeepBest, resumed_best
 from trainer.config import format_config, save_config
 from trainer.errors import TrainerError
 from trainer.export import layout
@@ -55,18 +56,23 @@ def training_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """Resume state, TensorBoard scalars, the best checkpoint and early stopping, all in run_dir.
 
-    BackupAndRestore comes first so an interrupted job continues from its last finished epoch. `scorers` run
+    BackupAndRestore comes first so an interrupted job continues from its last finished epoch, and the best
+    epoch is kept across the interruption (`trainer.best_epoch`): training ends with its weights. `scorers` run
     next: callbacks that add a metric to the epoch's logs (e.g. a return measured by driving), so TensorBoard
     records it and `monitor` may name it; `mode` says whether more of it is better ("max") or less ("min").
     """
+    backup = run_dir / "backup"
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(run_dir / BEST_CHECKPOINT), monitor=monitor, mode=mode, save_best_only=True,
+        initial_value_threshold=resumed_best(run_dir, monitor, resuming=backup.is_dir()),
+    )
     return [
-        keras.callbacks.BackupAndRestore(backup_dir=str(run_dir / "backup")),
+        keras.callbacks.BackupAndRestore(backup_dir=str(backup)),
         *scorers,
         *tensorboard_callbacks(run_dir),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
-        ),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
+        checkpoint,
+        KeepBest(run_dir, checkpoint),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
     ]
 
 
