@@ -91,8 +91,8 @@ class TrainConfig:
     filters: str = flag("32,64,64", "filters of the three ELU conv layers (8x8/4, 4x4/2, 3x3/1, Nature-CNN sizes)")
     dense_units: int = flag(256, "units of the hidden dense layer before the 5-way softmax")
     dropout: float = flag(0.5, "dropout before the output layer")
-    batch_norm_momentum: float = flag(0.99, "momentum of batch norm's moving statistics, which driving uses "
-                                      "(Keras's 0.99 lags the weights within an epoch; 0.9 follows them)")
+    batch_norm_momentum: float = flag(0.99, "momentum of batch norm's moving statistics, which inference (driving) "
+                                      "uses; Keras's default (0.9 drove worse, see bench/RESULTS.md)")
     epochs: int = flag(20, "maximum epochs per training round")
     batch_size: int = flag(64, "frames per training step")
     learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default)")
