@@ -18,16 +18,21 @@ BEST_CHECKPOINT = Path("checkpoints") / "best.keras"
 BEST_RECORD = Path("checkpoints") / "best.json"
 
 
-def resumed_best(run_dir: Path, monitor: str, resuming: bool) -> float | None:
-    """The best value the interrupted run checkpointed, when resuming; otherwise forget any earlier run's."""
+def recorded_best(run_dir: Path, monitor: str) -> float | None:
+    """The monitored value of the best checkpointed epoch in run_dir, if one was recorded for this monitor."""
     record = run_dir / BEST_RECORD
-    if not resuming:
-        record.unlink(missing_ok=True)
-        return None
     if not record.is_file():
         return None
     saved = json.loads(record.read_text())
     return float(saved["best"]) if saved.get("monitor") == monitor else None
+
+
+def resumed_best(run_dir: Path, monitor: str, resuming: bool) -> float | None:
+    """The best value the interrupted run checkpointed, when resuming; otherwise forget any earlier run's."""
+    if not resuming:
+        (run_dir / BEST_RECORD).unlink(missing_ok=True)
+        return None
+    return recorded_best(run_dir, monitor)
 
 
 class KeepBest(keras.callbacks.Callback):

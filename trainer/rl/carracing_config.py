@@ -158,8 +158,10 @@ class TrainConfig:
         return tuple(range(self.select_first_seed, self.select_first_seed + count))
 
     def dagger_seeds(self) -> tuple[int, ...]:
-        """Every DAgger track seed: each round's, then those on which the last round's policy is scored."""
-        rounds = self.dagger_iterations + 1 if self.dagger_iterations else 0
+        """Every DAgger track seed: each round's, then (scoring by validation loss) those on which the last
+        round's policy is scored; with --select-by driving the selection tracks score every round."""
+        scored_apart = self.dagger_iterations and self.select_by == "val_loss"
+        rounds = self.dagger_iterations + (1 if scored_apart else 0)
         return tuple(range(self.dagger_first_seed, self.dagger_first_seed + rounds * self.dagger_episodes))
 
     def expert_share(self, round_index: int) -> float:

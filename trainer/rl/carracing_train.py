@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from trainer.best_epoch import recorded_best
 from trainer.config import format_config
 from trainer.errors import TrainerError
 from trainer.export import layout
@@ -45,7 +46,12 @@ from trainer.rl.carracing_policy import (
 from trainer.rl.carracing_record import record_episode
 from trainer.rl.carracing_rollout import MixedDriver, make_env
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
-from trainer.rl.carracing_shards import Episode, episode_id, load_episodes, recorded_returns
+from trainer.rl.carracing_shards import (
+    Episode,
+    episode_id,
+    load_episodes,
+    recorded_returns,
+)
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
@@ -165,19 +171,23 @@ def _best_round(scores: dict[int, float]) -> int:
     return max(scores, key=scores.get)
 
 
-def _mean_return(model: keras.Model, config: TrainConfig, seeds: Sequence[int], max_steps: int) -> float:
-    return float(np.mean(evaluate_driver(model, config.frame_stack, seeds, max_steps, None).returns))
-
-
-def _policy_score(model: keras.Model, config: TrainConfig, next_round: int, learner_returns: Sequence[float]) -> float:
-    """How well the current policy drives. --select-by driving: its mean return on the selection tracks, the
-    same tracks for every round; otherwise the learner's mean return on the DAgger tracks it drove next
-    (learner_returns; the last round's policy drives tracks of its own, unrecorded)."""
+def _policy_score(config: TrainConfig, model: keras.Model, round_index: int, learner_returns: Sequence[float],
+                  run_dir: Path) -> float:
+    """How well round round_index's policy drives. --select-by driving: the return its kept epoch drove on the
+    selection tracks (the same tracks for every round), as the round's checkpoint recorded it; otherwise the
+    learner's mean return on the DAgger tracks it drove next (learner_returns; the last round's policy
+    drives tracks of its own, unrecorded)."""
     if config.select_by == "driving":
-        return _mean_return(model, config, config.select_seeds(), config.eval_max_steps)
+        round_dir = run_dir / f"round-{round_index}"
+        score = recorded_best(round_dir, DRIVING_METRIC)
+        if score is None:
+            raise TrainerError(f"{round_dir} holds no driving score of its kept epoch (checkpoints/best.json); it was "
+                               "trained with another --select-by: remove that folder to train the round again")
+        return score
     if learner_returns:
         return float(np.mean(learner_returns))
-    return _mean_return(model, config, config.round_seeds(next_round), config.dagger_max_steps)
+    seeds = config.round_seeds(round_index + 1)
+    return float(np.mean(evaluate_driver(model, config.frame_stack, seeds, config.dagger_max_steps, None).returns))
 
 
 def run_dagger(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: Path) -> tuple[Dataset, dict[int, float]]:
@@ -187,12 +197,12 @@ def run_dagger(model: keras.Model, config: TrainConfig, data: Dataset, run_dir: 
     scores = {}
     for round_index in range(1, config.dagger_iterations + 1):
         learner_returns = dagger_round(model, config, round_index)
-        scores[round_index - 1] = _policy_score(model, config, round_index, learner_returns)
+        scores[round_index - 1] = _policy_score(config, model, round_index - 1, learner_returns, run_dir)
         data = load_dataset(config)
         train_round(model, config, data, run_dir / f"round-{round_index}")
     if config.dagger_iterations:
         last = config.dagger_iterations
-        scores[last] = _policy_score(model, config, last + 1, ())
+        scores[last] = _policy_score(config, model, last, (), run_dir)
         best = _best_round(scores)
         print(f"DAgger: mean return of each round's policy {scores}; exporting round {best}'s")
         model.load_weights(str(run_dir / f"round-{best}" / FINAL_WEIGHTS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,3 +231,13 @@ def test_dagger_beta_decays_per_round_and_needs_driving_selection():
     assert TrainConfig(data="x", dagger_iterations=2).expert_share(1) == 0.0
     with pytest.raises(TrainerError, match="--dagger-beta needs --select-by driving"):
         TrainConfig(data="x", dagger_iterations=2, dagger_beta=0.5)
+
+
+def test_driving_selection_refuses_rounds_trained_with_validation_loss(tiny_driver, tmp_path):
+    shutil.copytree(tiny_driver.result.run_dir, tmp_path / "run")
+    shutil.copytree(tiny_driver.data, tmp_path / "demos")
+    config = TrainConfig(data=tmp_path / "demos", frame_stack=2, dagger_iterations=1, select_by="driving",
+                         select_episodes=1, export_root=tmp_path / "saved_models", run_dir=tmp_path / "run", **TINY)
+    with pytest.raises(TrainerError, match="round-0 holds no driving score"):
+        train_driver(config)
+    assert not (tmp_path / "saved_models").exists()
