@@ -78,6 +78,15 @@ def write_cifar_batches(directory: Path, per_batch: int = 8, test: int = 8, seed
     return directory
 
 
+def write_mnist_pickle(directory: Path, splits: list[tuple[np.ndarray, np.ndarray]]) -> Path:
+    """mnist.pkl.gz as the tutorials ship it: (train, validation, test) pairs, float32 rows of 784 values k/256."""
+    rows = tuple((images.reshape(len(images), -1).astype(np.float32) / 256, labels) for images, labels in splits)
+    directory.mkdir(parents=True, exist_ok=True)
+    with gzip.open(directory / "mnist.pkl.gz", "wb") as stream:
+        pickle.dump(rows, stream, protocol=2)
+    return directory / "mnist.pkl.gz"
+
+
 def write_image_folder(
     directory: Path, classes: tuple[str, ...] = ("cat", "dog", "fox"), per_class: int = 6, size: int = 12
 ) -> Path:
@@ -108,6 +117,12 @@ def dataset_dir_writer() -> Callable[..., Path]:
 def cifar_writer() -> Callable[..., Path]:
     """Writes tiny CIFAR-10 pickle batches: (directory, per_batch=8, test=8, seed=0) -> directory."""
     return write_cifar_batches
+
+
+@pytest.fixture(scope="session")
+def mnist_pickle_writer() -> Callable[[Path, list[tuple[np.ndarray, np.ndarray]]], Path]:
+    """Writes mnist.pkl.gz: (directory, [(images uint8 [N, 28, 28], labels)] * 3) -> its path."""
+    return write_mnist_pickle
 
 
 @pytest.fixture(scope="session")

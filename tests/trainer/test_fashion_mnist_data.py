@@ -131,3 +131,11 @@ def test_batched_pipeline_keeps_every_example():
     assert [len(labels) for _, labels in batches] == [4, 4, 2]
     seen = np.concatenate([images.numpy().ravel() for images, _ in batches])
     assert sorted(seen) == list(range(10))
+
+
+def test_mnist_pickle_in_the_system_folder_is_found_offline(isolated, mnist_pickle_writer):
+    rng = np.random.default_rng(0)
+    splits = [(rng.integers(0, 256, (size, 28, 28), dtype=np.uint8), np.arange(size) % 10) for size in (4, 2, 3)]
+    path = mnist_pickle_writer(isolated / "system" / "mnist", splits)
+    dataset = load_image_dataset("mnist", offline=True)
+    assert dataset.source == str(path) and len(dataset.train) == 6 and len(dataset.test) == 3

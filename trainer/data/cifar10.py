@@ -4,7 +4,8 @@ Lookup order without `--data-dir`: the Keras cache (`<cache>/cifar-10-batches-py
 as Keras 3 extracts it, or `<cache>/cifar-10-batches-py` as older Keras did), then Keras's downloader. With
 `--data-dir` only that folder (or its `cifar-10-batches-py` subfolder) is used. Each batch is a pickled dict
 with `data` (uint8 [N, 3072]: the red, green and blue 32x32 planes) and `labels`; batches.meta names the
-classes. The unpickler accepts only NumPy's array types, so a hostile file cannot run code.
+classes. The unpickler accepts only NumPy's array types (`trainer.data.safe_pickle`), so a hostile file cannot
+run code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trainer.data.image_datasets import ImageDataset, LabelledImages, keras_cache_dir
+from trainer.data.safe_pickle import load_numpy_pickle
 from trainer.errors import TrainerError
 
 NAME = "cifar10"
@@ -24,26 +26,12 @@ TRAIN_BATCHES = tuple(f"data_batch_{index}" for index in range(1, 6))
 TEST_BATCH = "test_batch"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SHAPE = (32, 32, 3)
-_NUMPY_GLOBALS = frozenset({"_reconstruct", "_frombuffer", "ndarray", "dtype", "scalar"})
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles dicts, lists, bytes and NumPy arrays, and refuses every other global.
-
-    `_codecs.encode` is how Python 3 writes bytes at pickle protocol 2, the protocol of the original files.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        numpy_array = module.split(".")[0] == "numpy" and name in _NUMPY_GLOBALS
-        if numpy_array or (module, name) == ("_codecs", "encode"):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
 def _read_batch(path: Path) -> dict[bytes, Any]:
     try:
         with path.open("rb") as stream:
-            batch = _NumpyOnlyUnpickler(stream, encoding="bytes").load()
+            batch = load_numpy_pickle(stream, encoding="bytes")
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as error:
         raise TrainerError(f"cannot read CIFAR-10 batch {path}: {error}") from error
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:

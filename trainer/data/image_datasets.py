@@ -2,7 +2,8 @@
 
 Lookup order without `--data-dir`: the Keras cache (`$KERAS_HOME/datasets`, default `~/.keras/datasets`),
 then the Debian package's folder (`/usr/share/datasets/<name>`), then Keras's own downloader. With
-`--data-dir` only that folder is used, so a wrong path is reported instead of silently ignored.
+`--data-dir` only that folder is used, so a wrong path is reported instead of silently ignored. A folder
+holds a dataset as its four IDX files, or for MNIST as the tutorials' `mnist.pkl.gz` (`trainer.data.mnist_pickle`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.data import mnist_pickle
 from trainer.data.idx import read_idx
 from trainer.errors import TrainerError
 
@@ -103,6 +105,7 @@ class DatasetSpec:
     system_dir: Path
     download: Callable[[], Arrays]
     apt_package: str | None = None
+    pickle_file: str | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -120,6 +123,7 @@ DATASETS: dict[str, DatasetSpec] = {
         keras_cache_entry="mnist.npz",
         system_dir=Path("/usr/share/datasets/mnist"),
         download=_download_mnist,
+        pickle_file=mnist_pickle.FILENAME,
     ),
 }
 
@@ -158,7 +162,25 @@ def _from_arrays(spec: DatasetSpec, arrays: Arrays, source: str) -> ImageDataset
     return ImageDataset(spec.name, spec.class_names, train, test, source)
 
 
-def load_idx_dir(spec: DatasetSpec, directory: Path) -> ImageDataset:
+def _pickle_path(spec: DatasetSpec, directory: Path) -> Path | None:
+    if spec.pickle_file is None or not (directory / spec.pickle_file).is_file():
+        return None
+    return directory / spec.pickle_file
+
+
+def _holds_dataset(spec: DatasetSpec, directory: Path) -> bool:
+    return directory.is_dir() and (not _missing_idx_files(directory) or _pickle_path(spec, directory) is not None)
+
+
+def load_dir(spec: DatasetSpec, directory: Path) -> ImageDataset:
+    """spec's dataset from directory: its IDX files, or its pickle where the folder has that instead."""
+    pickled = _pickle_path(spec, directory)
+    if pickled is not None and _missing_idx_files(directory):
+        return _from_arrays(spec, mnist_pickle.read_mnist_pickle(pickled), str(pickled))
+    return _load_idx_dir(spec, directory)
+
+
+def _load_idx_dir(spec: DatasetSpec, directory: Path) -> ImageDataset:
     """Read the four IDX files of spec's dataset from directory."""
     paths = {key: _idx_path(directory, stem) for key, stem in IDX_FILES.items()}
     if None in paths.values():
@@ -185,6 +207,8 @@ def how_to_get(spec: DatasetSpec) -> str:
     """A sentence telling the user how to make the dataset available offline."""
     files = ", ".join(f"{stem}.gz" for stem in IDX_FILES.values())
     ways = [f"pass --data-dir DIR with {files}"]
+    if spec.pickle_file:
+        ways.append(f"or DIR with {spec.pickle_file} (scripts/fetch_mnist.sh puts it in data/mnist)")
     if spec.apt_package:
         ways.insert(0, f"install it with 'apt-get install {spec.apt_package}'")
     ways.append("or run once with network access so Keras downloads it")
@@ -197,10 +221,10 @@ def _load_local(spec: DatasetSpec) -> ImageDataset | None:
     if cached.suffix == ".npz":
         if cached.is_file():
             return _load_npz(spec, cached)
-    elif cached.is_dir() and not _missing_idx_files(cached):
-        return load_idx_dir(spec, cached)
-    if spec.system_dir.is_dir() and not _missing_idx_files(spec.system_dir):
-        return load_idx_dir(spec, spec.system_dir)
+    elif _holds_dataset(spec, cached):
+        return load_dir(spec, cached)
+    if _holds_dataset(spec, spec.system_dir):
+        return load_dir(spec, spec.system_dir)
     return None
 
 
@@ -220,7 +244,7 @@ def load_image_dataset(name: str, data_dir: Path | None = None, offline: bool = 
     if data_dir is not None:
         if not data_dir.is_dir():
             raise TrainerError(f"--data-dir {data_dir} is not a directory; {how_to_get(spec)}")
-        return load_idx_dir(spec, data_dir)
+        return load_dir(spec, data_dir)
     dataset = _load_local(spec)
     if dataset is not None:
         return dataset

@@ -33,7 +33,7 @@ class ClassifierConfig:
 
     dataset: str = flag("fashion_mnist", "dataset to train on", choices=DATASET_CHOICES)
     data_dir: Path | None = flag(
-        None, "local data: the 4 IDX .gz files, CIFAR-10's cifar-10-batches-py, or (folder) one subfolder per "
+        None, "local data: the 4 IDX .gz files (MNIST: or mnist.pkl.gz), CIFAR-10's cifar-10-batches-py, or (folder) one subfolder per "
         "class, optionally under train/ and test/ (default: Keras cache, system, download)"
     )
     offline: bool = flag(False, "never download; fail if the data is not found locally")
