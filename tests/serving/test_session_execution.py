@@ -1,0 +1,52 @@
+"""Our server runs a signature as TensorFlow Serving does (a session call on the SignatureDef's tensor names);
+for every shipped model that gives what TensorFlow 2's own signature call gives, on the model's warmup requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from server_process import REPO_ROOT
+
+from serving.core.servable import load_servable
+from serving.core.warmup import WARMUP_FILE, read_warmup_logs
+
+SHIPPED_ROOT = Path(REPO_ROOT) / "saved_models"
+LATEST_VERSIONS = sorted(
+    max((path for path in model.iterdir() if path.name.isdigit()), key=lambda path: int(path.name))
+    for model in SHIPPED_ROOT.iterdir()
+    if model.is_dir() and any(path.name.isdigit() for path in model.iterdir())
+)
+
+
+def _warmup_requests(version_dir: Path) -> list:
+    path = version_dir / WARMUP_FILE
+    if not path.is_file():
+        pytest.skip(f"{version_dir} has no warmup requests")
+    return [entry.predict_log.request for entry in read_warmup_logs(str(path)) if entry.HasField("predict_log")]
+
+
+def _assert_same(expected: np.ndarray, got: np.ndarray, where: str) -> None:
+    expected, got = np.asarray(expected), np.asarray(got)
+    assert expected.shape == got.shape and expected.dtype == got.dtype, where
+    if expected.dtype.kind == "f":
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=where)
+    else:
+        np.testing.assert_array_equal(got, expected, err_msg=where)
+
+
+@pytest.mark.parametrize("version_dir", LATEST_VERSIONS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_session_call_matches_tensorflow2_signature_call(version_dir):
+    requests = _warmup_requests(version_dir)
+    servable = load_servable(version_dir.parent.name, int(version_dir.name), str(version_dir), frozenset({"serve"}))
+    functions = tf.saved_model.load(str(version_dir)).signatures
+    for request in requests:
+        name = request.model_spec.signature_name or "serving_default"
+        inputs = {alias: tf.make_ndarray(proto) for alias, proto in request.inputs.items()}
+        ours = servable.run(servable.find_signature(name), inputs)
+        theirs = functions[name](**{alias: tf.constant(value) for alias, value in inputs.items()})
+        assert set(ours) == set(theirs)
+        for alias, tensor in theirs.items():
+            _assert_same(tensor.numpy(), ours[alias], f"{version_dir} {name}.{alias}")
