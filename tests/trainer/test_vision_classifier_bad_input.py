@@ -82,6 +82,7 @@ def test_model_name_of_another_family_is_refused_before_loading_data(tmp_path, e
         (["--test-fraction", "1"], "--test-fraction must lie in (0, 1), got 1.0"),
         (["--distribute", "mirrored", "--devices", "/gpu:9"], "--devices: no device '/gpu:9' on this machine"),
         (["--dataset", "mnist", "--flip"], "--flip would change the class of mnist images"),
+        (["--erasing", "1.5"], "--erasing is a probability in [0, 1], got 1.5"),
     ],
 )
 def test_bad_flags_are_one_line(tmp_path, error_line, flags, expected):

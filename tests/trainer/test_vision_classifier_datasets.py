@@ -30,7 +30,7 @@ def _train(root, dataset, data_dir, arch, *flags):
 @pytest.fixture(scope="module")
 def cifar_deep(tmp_path_factory, cifar_writer):
     root = tmp_path_factory.mktemp("cifar_deep")
-    return _train(root, "cifar10", cifar_writer(root / "cifar-10-batches-py", per_batch=8), "deep")
+    return _train(root, "cifar10", cifar_writer(root / "cifar-10-batches-py", per_batch=8), "deep", "--erasing", "0.5")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def test_cifar_deep_export_takes_32x32_rgb_images(cifar_deep):
     assert _shapes(loaded.signatures["features"]) == {"images": [None, 32, 32, 3], "features": [None, 256]}
     assert document["labels"] == list(CIFAR_CLASSES) and document["data"]["splits"]["test"] == 8
     assert document["features"]["size"] == 256 and document["config"]["arch"] == "deep"
+    assert document["config"]["erasing"] == 0.5
 
 
 def test_cifar_deep_signatures_agree_and_augmentation_is_off_when_serving(cifar_deep):

@@ -45,7 +45,7 @@ from trainer.vision.classifier_export import (
 )
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
-from trainer.vision.networks import ClassifierModels, build_classifier
+from trainer.vision.networks import Augmentation, ClassifierModels, build_classifier
 
 TRAINER = "vision classifier"
 MONITOR = "val_accuracy"
@@ -93,7 +93,8 @@ def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, pol
     """The compiled classifier; call inside the strategy's scope so its variables are mirrored."""
     with dtype_policy_scope(policy):
         models = build_classifier(
-            config.arch, dataset.image_shape, len(dataset.class_names), config.dropout, config.flip
+            config.arch, dataset.image_shape, len(dataset.class_names), config.dropout,
+            Augmentation(flip=config.flip, erasing=config.erasing),
         )
     models.model.compile(
         optimizer=keras.optimizers.Adam(learning_rate(config, train_size)),

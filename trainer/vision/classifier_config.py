@@ -33,8 +33,8 @@ class ClassifierConfig:
 
     dataset: str = flag("fashion_mnist", "dataset to train on", choices=DATASET_CHOICES)
     data_dir: Path | None = flag(
-        None, "local data: the 4 IDX .gz files (MNIST: or mnist.pkl.gz), CIFAR-10's cifar-10-batches-py, or (folder) one subfolder per "
-        "class, optionally under train/ and test/ (default: Keras cache, system, download)"
+        None, "local data: the 4 IDX .gz files (MNIST: or mnist.pkl.gz), CIFAR-10's cifar-10-batches-py, or (folder) "
+        "one subfolder per class, optionally under train/ and test/ (default: Keras cache, system, download)"
     )
     offline: bool = flag(False, "never download; fail if the data is not found locally")
     image_size: int | None = flag(None, "folder: resize images to SIZE x SIZE (default: their own, common size)")
@@ -50,6 +50,8 @@ class ClassifierConfig:
                                  "for mlp and cnn, 0.25 for deep)")
     flip: bool = flag(False, "deep: random horizontal flips of training images as well as shifts (not for "
                       "mnist: a mirrored digit is another class)")
+    erasing: float = flag(0.0, "deep: probability of erasing a random patch of each training image (random erasing, "
+                          "Zhong et al. 2017, who use 0.5)")
     validation_fraction: float = flag(0.1, "fraction of the training split held out for validation (keras-io: 0.1)")
     limit_train: int | None = flag(None, "use only N examples of the training split, before the hold-out")
     patience: int = flag(5, "epochs without validation-accuracy gain before early stopping")
@@ -67,6 +69,7 @@ class ClassifierConfig:
         self.dropout = DEFAULT_DROPOUT[self.arch] if self.dropout is None else self.dropout
         require(not (self.flip and self.dataset in NOT_FLIPPED),
                 f"--flip would change the class of {self.dataset} images (a mirrored digit is another digit)")
+        require(0 <= self.erasing <= 1, f"--erasing is a probability in [0, 1], got {self.erasing}")
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
