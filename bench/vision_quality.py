@@ -10,7 +10,7 @@ Fréchet distances are taken in the `features` space of the best Fashion-MNIST c
 --quality-classifier), so they are "FD-<classifier>", not Inception FIDs; the floor is the same distance
 between real training and real test images, measured here with the same classifier and sample count.
 
-    python bench/vision_quality.py                                   # the real run (hours on 2 CPU cores)
+    python bench/vision_quality.py --data-dir mnist=data/mnist      # the real run (hours on 2 CPU cores)
     python bench/vision_quality.py --scale tiny --rows cnn,vae,cgan  # a smoke run of a few minutes
 """
 
@@ -83,10 +83,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quality-samples", type=int, help="images per Fréchet distance (default: 10000; tiny: 1000)")
     parser.add_argument("--quality-classifier", type=Path,
                         help="classifier export for the distances (default: the best fashion_mnist row of this run)")
-    parser.add_argument("--data-dir", type=Path, help="passed to every job as --data-dir (one dataset's IDX files)")
+    parser.add_argument("--data-dir", action="append", default=[], metavar="[DATASET=]DIR",
+                        help="--data-dir of the jobs: DATASET=DIR for one dataset's rows (e.g. mnist=data/mnist from "
+                             "scripts/fetch_mnist.sh), DIR for every row; repeatable")
     parser.add_argument("--offline", action="store_true", help="pass --offline to every job")
     parser.add_argument("--workdir", type=Path, help="where exports, runs and logs go (default: a temporary folder)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.data_dirs = _data_dirs(parser, args.data_dir)
+    return args
+
+
+def _data_dirs(parser: argparse.ArgumentParser, values: list[str]) -> dict[str | None, Path]:
+    """{dataset or None (every dataset): folder} from the --data-dir values."""
+    folders: dict[str | None, Path] = {}
+    for value in values:
+        dataset, separator, folder = value.rpartition("=")
+        if separator and dataset not in {row.dataset for row in ROWS.values()}:
+            parser.error(f"--data-dir {value}: unknown dataset {dataset!r}")
+        folders[dataset or None] = Path(folder)
+    return folders
+
+
+def data_dir(args: argparse.Namespace, dataset: str) -> Path | None:
+    """The folder given for dataset, else the one given for every dataset, else None (the jobs' own lookup)."""
+    return args.data_dirs.get(dataset, args.data_dirs.get(None))
 
 
 def _command(row: Row, args: argparse.Namespace, workdir: Path, samples: int, classifier: Path | None) -> list[str]:
@@ -96,7 +116,8 @@ def _command(row: Row, args: argparse.Namespace, workdir: Path, samples: int, cl
     if row.kind != "classifier":
         command += ["--quality-samples", str(samples if classifier else 0)]
         command += ["--quality-classifier", str(classifier)] if classifier else []
-    command += ["--data-dir", str(args.data_dir)] if args.data_dir else []
+    folder = data_dir(args, row.dataset)
+    command += ["--data-dir", str(folder)] if folder else []
     return command + (["--offline"] if args.offline else [])
 
 
@@ -126,7 +147,7 @@ def best_classifier(results: dict[str, dict]) -> Path | None:
 
 def measure_floor(args: argparse.Namespace, classifier: Path, samples: int) -> float:
     """Fréchet distance of real training vs real test images in the classifier's features."""
-    dataset = load_image_dataset(QUALITY_DATASET, args.data_dir, args.offline)
+    dataset = load_image_dataset(QUALITY_DATASET, data_dir(args, QUALITY_DATASET), args.offline)
     return real_floor(dataset.train, dataset.test, load_feature_extractor(classifier), samples)
 
 

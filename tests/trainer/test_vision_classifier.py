@@ -168,3 +168,8 @@ def test_epochs_and_dropout_default_per_architecture(arch, epochs, dropout):
     config = ClassifierConfig(arch=arch)
     assert (config.epochs, config.dropout) == (epochs, dropout)
     assert ClassifierConfig(arch=arch, epochs=3, dropout=0.1).dropout == 0.1
+
+
+def test_early_stopping_waits_for_the_cosine_schedule_by_default():
+    assert ClassifierConfig(arch="cnn").patience == 30 and ClassifierConfig(arch="cnn", epochs=12).patience == 12
+    assert ClassifierConfig(lr_schedule="plateau").patience == 5 and ClassifierConfig(patience=3).patience == 3

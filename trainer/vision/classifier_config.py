@@ -20,6 +20,7 @@ ARCHITECTURES = ("mlp", "cnn", "deep")
 DATASET_CHOICES = (*DATASETS, cifar10.NAME, FOLDER_DATASET)
 DEFAULT_EPOCHS = {"mlp": 30, "cnn": 30, "deep": 36}
 DEFAULT_DROPOUT = {"mlp": 0.5, "cnn": 0.5, "deep": 0.25}  # keras-io's 0.5 made the deep net underfit
+EARLY_STOPPING_PATIENCE = 5  # without the cosine schedule
 LR_SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")  # trainer.distribute.STRATEGY_BUILDERS, without TensorFlow
 COLOR_MODES = ("rgb", "grayscale")
@@ -54,7 +55,9 @@ class ClassifierConfig:
                           "Zhong et al. 2017, who use 0.5)")
     validation_fraction: float = flag(0.1, "fraction of the training split held out for validation (keras-io: 0.1)")
     limit_train: int | None = flag(None, "use only N examples of the training split, before the hold-out")
-    patience: int = flag(5, "epochs without validation-accuracy gain before early stopping")
+    patience: int | None = flag(None, "epochs without validation-accuracy gain before early stopping (default: "
+                                "--epochs with the cosine schedule, which sets the budget in epochs; "
+                                f"{EARLY_STOPPING_PATIENCE} otherwise)")
     seed: int = flag(1, "seed of Python, NumPy, TensorFlow and the data shuffles")
     distribute: str = flag("none", "tf.distribute strategy: one device, MirroredStrategy (local GPUs or --devices), "
                            "MultiWorkerMirroredStrategy (TF_CONFIG)", choices=STRATEGIES)
@@ -67,6 +70,8 @@ class ClassifierConfig:
         """Validate every flag and fill in the derived defaults (epochs, model name)."""
         self.epochs = DEFAULT_EPOCHS[self.arch] if self.epochs is None else self.epochs
         self.dropout = DEFAULT_DROPOUT[self.arch] if self.dropout is None else self.dropout
+        if self.patience is None:
+            self.patience = self.epochs if self.lr_schedule == "cosine" else EARLY_STOPPING_PATIENCE
         require(not (self.flip and self.dataset in NOT_FLIPPED),
                 f"--flip would change the class of {self.dataset} images (a mirrored digit is another digit)")
         require(0 <= self.erasing <= 1, f"--erasing is a probability in [0, 1], got {self.erasing}")
