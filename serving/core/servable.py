@@ -140,12 +140,24 @@ def _quiet_tensorflow_logger() -> Iterator[None]:
 
 
 def _bind(session: tf.compat.v1.Session, signature_def: meta_graph_pb2.SignatureDef) -> SessionCall:
+    """The signature as a session callable; one that names tensors the graph lacks fails each call instead of
+    the load, as on TensorFlow Serving, so the version's other signatures still serve."""
     input_aliases, output_aliases = tuple(sorted(signature_def.inputs)), tuple(sorted(signature_def.outputs))
-    run = session.make_callable(
-        [signature_def.outputs[alias].name for alias in output_aliases],
-        [signature_def.inputs[alias].name for alias in input_aliases],
-    )
+    try:
+        run = session.make_callable(
+            [signature_def.outputs[alias].name for alias in output_aliases],
+            [signature_def.inputs[alias].name for alias in input_aliases],
+        )
+    except (KeyError, ValueError, TypeError) as error:
+        run = _refuse(str(error))
     return SessionCall(input_aliases, output_aliases, run)
+
+
+def _refuse(message: str) -> Callable[..., list[Any]]:
+    def run(*_: Any) -> list[Any]:
+        raise invalid_argument(message)
+
+    return run
 
 
 def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None:

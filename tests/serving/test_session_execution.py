@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_factory import export_half_plus
 from server_process import REPO_ROOT
+from tensorflow.core.protobuf import saved_model_pb2
 
 from serving.core.servable import load_servable
 from serving.core.warmup import WARMUP_FILE, read_warmup_logs
+from serving.errors import ServingError
 
 SHIPPED_ROOT = Path(REPO_ROOT) / "saved_models"
 LATEST_VERSIONS = sorted(
@@ -50,3 +54,16 @@ def test_session_call_matches_tensorflow2_signature_call(version_dir):
         assert set(ours) == set(theirs)
         for alias, tensor in theirs.items():
             _assert_same(tensor.numpy(), ours[alias], f"{version_dir} {name}.{alias}")
+
+
+def test_a_signature_naming_a_missing_tensor_fails_its_calls_and_the_others_serve(tmp_path):
+    version_dir = Path(export_half_plus(str(tmp_path), 1))
+    saved_model = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    saved_model.meta_graphs[0].signature_def["regress_x_to_y"].outputs["outputs"].name = "missing:0"
+    (version_dir / "saved_model.pb").write_bytes(saved_model.SerializeToString())
+    servable = load_servable("half_plus", 1, str(version_dir), frozenset({"serve"}))
+    outputs = servable.run(servable.find_signature("serving_default"), {"x": np.array([2.0], np.float32)})
+    np.testing.assert_allclose(outputs["y"], [3.0])
+    with pytest.raises(ServingError, match="missing:0") as raised:
+        servable.run(servable.find_signature("regress_x_to_y"), {"inputs": np.array([b""], object)})
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
