@@ -64,17 +64,11 @@ class GAN(keras.Model):
 
     Metrics: `d_loss` (discriminator BCE on real + generated images), `g_loss` (generator's non-saturating
     loss), `d_real` and `d_fake` (mean probability the discriminator gives real and generated images).
-
-    With `mismatch_classes` (the number of classes of a conditional GAN) the discriminator is matching-aware
-    (Reed et al. 2016): real images paired with a wrong label count as fake too, half-weighted with the
-    generated ones, so the discriminator must check the label and the generator must draw the class asked.
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, conditional: bool, seed: int,
-                 mismatch_classes: int | None = None, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, conditional: bool, seed: int, **kwargs):
         super().__init__(**kwargs)
         self.generator, self.discriminator, self.conditional = generator, discriminator, conditional
-        self.mismatch_classes = mismatch_classes
         self.latent_dim = generator.inputs[0].shape[-1]
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
@@ -103,26 +97,17 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(self._with_labels(real, labels), training=True)
             fake_logits = self.discriminator(self._with_labels(generated, labels), training=True)
-            fake_loss = _bce(0.0, fake_logits)
-            if self.mismatch_classes:
-                wrong_logits = self.discriminator([real, self._wrong_labels(labels)], training=True)
-                fake_loss = (fake_loss + _bce(0.0, wrong_logits)) / 2
-            loss = ops.mean(_bce(1.0, real_logits) + fake_loss)
+            loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True)
+                            + ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
         weights = self.discriminator.trainable_variables
         self.discriminator_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
         return loss, ops.sigmoid(real_logits), ops.sigmoid(fake_logits)
-
-    def _wrong_labels(self, labels: tf.Tensor) -> tf.Tensor:
-        """Each label moved to another class, chosen uniformly among the other classes."""
-        shift = keras.random.randint(ops.shape(labels), 1, self.mismatch_classes, seed=self.seed_generator,
-                                     dtype="int64")
-        return (labels + shift) % self.mismatch_classes
 
     def _generator_step(self, labels: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             generated = self.generator(self._with_labels(self._noise(ops.shape(labels)[0]), labels), training=True)
             logits = self.discriminator(self._with_labels(generated, labels), training=True)
-            loss = ops.mean(_bce(1.0, logits))
+            loss = ops.mean(ops.binary_crossentropy(ops.ones_like(logits), logits, from_logits=True))
         weights = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
         return loss
@@ -138,11 +123,6 @@ class GAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-
-def _bce(target: float, logits: tf.Tensor) -> tf.Tensor:
-    """Binary cross-entropy of logits against a constant target, per example."""
-    return ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -245,8 +225,7 @@ def train_gan(config: GANConfig, command: Sequence[str] = (),
     class_names = dataset.class_names if config.conditional else None
     generator, discriminator = build_networks(config.arch, dataset.image_shape, config.latent_dim, config.width,
                                               None if class_names is None else len(class_names))
-    mismatch_classes = len(class_names) if class_names is not None and config.matching_aware else None
-    gan = GAN(generator, discriminator, config.conditional, config.seed, mismatch_classes, name=config.arch)
+    gan = GAN(generator, discriminator, config.conditional, config.seed, name=config.arch)
     graph = GANGraph(generator, class_names)
     history = _fit(gan, config, train, run_dir, [SampleGrid(graph, run_dir / SAMPLES_DIR, config.grid_columns),
                                                  *callbacks])

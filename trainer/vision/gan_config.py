@@ -38,8 +38,6 @@ class GANConfig:
     generator_learning_rate: float = flag(3e-4, "Adam learning rate of the generator (keras-io: 3e-4)")
     discriminator_learning_rate: float = flag(3e-4, "Adam learning rate of the discriminator (keras-io: 3e-4)")
     adam_beta_1: float = flag(0.5, "Adam beta_1 of both optimizers (Radford et al. DCGAN: 0.5)")
-    matching_aware: bool = flag(False, "cgan: the discriminator also learns real images with a wrong label as fake "
-                                "(Reed et al. 2016), so the generator must draw the requested class")
     limit_train: int | None = flag(None, "use only N images of the training file (seeded choice)")
     seed: int = flag(1, "seed of Python, NumPy, TensorFlow, the shuffles and the training noise")
     grid_columns: int = flag(10, "columns of the per-epoch sample grid PNG: images per class (cgan), else a square")
@@ -68,7 +66,6 @@ class GANConfig:
             self.limit_train is None or self.limit_train >= self.batch_size,
             f"--limit-train must be at least --batch-size ({self.batch_size}), got {self.limit_train}",
         )
-        require(not self.matching_aware or self.conditional, "--matching-aware needs class labels: use --arch cgan")
         require(self.seed >= 0, f"--seed must be non-negative, got {self.seed}")
         require(self.grid_columns >= 1, f"--grid-columns must be at least 1, got {self.grid_columns}")
         require(self.quality_samples >= 0, f"--quality-samples must be non-negative, got {self.quality_samples}")
