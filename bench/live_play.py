@@ -123,8 +123,9 @@ def concurrent_games(grpc_port: int, setup: PolicySetup, games: int, seconds: fl
 ONE_GAME_PATHS = ("in-process signature", "in-process server core", "our gRPC")
 
 
-def one_game_rounds(version_dir: Path, setup: PolicySetup, args: argparse.Namespace, threads: int) -> list[list[float]]:
+def one_game_rounds(version_dir: Path, setup: PolicySetup, args: argparse.Namespace) -> list[list[float]]:
     """Decisions per second of each one-game path (ONE_GAME_PATHS), measured in turn, once per round."""
+    threads = args.op_threads
     server = start_server(args.model_dir, extra_flags=[f"--tensorflow_intra_op_parallelism={threads}",
                                                        f"--tensorflow_inter_op_parallelism={threads}"])
     try:
@@ -156,7 +157,7 @@ def main() -> None:
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    rounds = one_game_rounds(version_dir, setup, args, threads)
+    rounds = one_game_rounds(version_dir, setup, args)
     with tempfile.TemporaryDirectory() as folder:
         parameters = write_batching_parameters(folder, args.games, args.batch_timeout_micros, os.cpu_count() or 1)
         server = start_server(args.model_dir, parameters)

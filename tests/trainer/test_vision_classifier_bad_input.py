@@ -83,6 +83,7 @@ def test_model_name_of_another_family_is_refused_before_loading_data(tmp_path, e
         (["--distribute", "mirrored", "--devices", "/gpu:9"], "--devices: no device '/gpu:9' on this machine"),
         (["--dataset", "mnist", "--flip"], "--flip would change the class of mnist images"),
         (["--erasing", "1.5"], "--erasing is a probability in [0, 1], got 1.5"),
+        (["--arch", "cnn", "--erasing", "0.5"], "--flip and --erasing augment the deep net only (--arch deep), not --arch cnn"),
     ],
 )
 def test_bad_flags_are_one_line(tmp_path, error_line, flags, expected):

@@ -52,8 +52,7 @@ def _to_images(images: np.ndarray, labels: np.ndarray, path: Path) -> Split:
         raise TrainerError(
             f"{path}: expected images [N, {SIDE * SIDE}] and N labels, got {list(images.shape)} and {len(labels)}"
         )
-    scaled = images.astype(np.float64) * PIXEL_SCALE
-    pixels = np.rint(scaled)
-    if images.size and (pixels.min() < 0 or pixels.max() > 255 or not np.allclose(scaled, pixels, atol=1e-3)):
+    pixels = np.asarray(images, dtype=np.float32) * PIXEL_SCALE  # exact: k/256 and its product by 256 are floats
+    if images.size and (pixels.min() < 0 or pixels.max() > 255 or not np.array_equal(pixels, np.floor(pixels))):
         raise TrainerError(f"{path}: pixel values must be k/{PIXEL_SCALE} for bytes k, as in the MNIST pickle")
     return pixels.astype(np.uint8).reshape(-1, SIDE, SIDE), labels.astype(np.int64)

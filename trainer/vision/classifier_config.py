@@ -75,6 +75,8 @@ class ClassifierConfig:
         require(not (self.flip and self.dataset in NOT_FLIPPED),
                 f"--flip would change the class of {self.dataset} images (a mirrored digit is another digit)")
         require(0 <= self.erasing <= 1, f"--erasing is a probability in [0, 1], got {self.erasing}")
+        require(self.arch == "deep" or not (self.flip or self.erasing),
+                f"--flip and --erasing augment the deep net only (--arch deep), not --arch {self.arch}")
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
