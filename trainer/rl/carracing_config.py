@@ -22,6 +22,7 @@ MAX_EPISODE_STEPS = 1000  # CarRacing-v3's own time limit
 DRIVERS = ("expert", "human")
 BALANCE_MODES = ("weights", "downsample", "none")
 SELECT_MODES = ("val_loss", "driving")
+LR_SCHEDULES = ("constant", "cosine")
 
 RECORD_QUICK_PRESET = {"seeds": "0-1", "max_episode_steps": 200}
 TRAIN_QUICK_PRESET = {
@@ -95,7 +96,9 @@ class TrainConfig:
                                       "uses; Keras's default (0.9 drove worse, see bench/RESULTS.md)")
     epochs: int = flag(20, "maximum epochs per training round")
     batch_size: int = flag(64, "frames per training step")
-    learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default)")
+    learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default); with cosine, each round's initial rate")
+    lr_schedule: str = flag("constant", "learning-rate schedule of every round: constant, or cosine decay to 0 over "
+                            "--epochs (each DAgger round decays afresh)", choices=LR_SCHEDULES)
     patience: int = flag(5, "epochs without validation-loss gain before early stopping")
     dagger_iterations: int = flag(0, "DAgger rounds after behavioural cloning: learner drives, expert labels, retrain")
     dagger_episodes: int = flag(5, "episodes the learner drives per DAgger round (their mean return scores the "

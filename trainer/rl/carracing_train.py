@@ -53,6 +53,7 @@ from trainer.rl.carracing_shards import (
     recorded_returns,
 )
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
+from trainer.schedules import cosine_decay
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
 
@@ -105,14 +106,17 @@ def load_dataset(config: TrainConfig) -> Dataset:
 
 
 def _build(config: TrainConfig) -> keras.Model:
-    model = build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout,
-                          config.batch_norm_momentum)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout,
+                         config.batch_norm_momentum)
+
+
+def _compile(model: keras.Model, config: TrainConfig, training_frames: int) -> None:
+    """A fresh Adam for each round (its own schedule when --lr-schedule cosine), so a resumed DAgger round
+    starts from the same optimizer state as an uninterrupted one."""
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = cosine_decay(config.learning_rate, config.epochs, training_frames, config.batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def _callbacks(config: TrainConfig, round_dir: Path) -> list[keras.callbacks.Callback]:
@@ -132,6 +136,7 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
         return
     print(f"{round_dir.name}: {len(data.balanced.samples)} training frames after balancing "
           f"({data.balanced.summary()['after']}), {len(data.validation)} validation frames")
+    _compile(model, config, len(data.balanced.samples))
     model.fit(
         training_dataset(data.train, data.balanced, config.frame_stack, config.batch_size, config.seed),
         validation_data=validation_dataset(data.validation, config.frame_stack, config.batch_size),

@@ -9,7 +9,6 @@ compiled inside the strategy's scope, and on a GPU under the mixed_float16 polic
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult, ModelInfo, job_model_info
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
+from trainer.schedules import cosine_decay
 from trainer.vision.classifier_config import ClassifierConfig
 from trainer.vision.classifier_export import (
     FAMILY,
@@ -79,8 +79,7 @@ def learning_rate(config: ClassifierConfig, train_size: int) -> float | keras.op
     """Adam's learning rate: cosine decay to 0 over every step of every epoch, or a constant (plateau, constant)."""
     if config.lr_schedule != "cosine":
         return config.learning_rate
-    steps = config.epochs * math.ceil(train_size / config.batch_size)
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+    return cosine_decay(config.learning_rate, config.epochs, train_size, config.batch_size)
 
 
 def _schedule_callbacks(config: ClassifierConfig) -> list[keras.callbacks.Callback]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from trainer.rl.carracing_record import record_demonstrations
 from trainer.rl.carracing_rollout import MixedDriver
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
-from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, train_driver
+from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, load_dataset, train_driver, train_round
 
 TINY = {
     "epochs": 1, "filters": "4,8,8", "dense_units": 16, "batch_size": 32, "min_action_frames": 1,
@@ -202,6 +203,22 @@ def test_batch_norm_momentum_reaches_every_normalisation_layer_and_is_checked():
     assert momenta == [0.9] * 4
     with pytest.raises(TrainerError, match="--batch-norm-momentum"):
         TrainConfig(data="x", batch_norm_momentum=1.0)
+
+
+def test_every_round_trains_with_a_fresh_adam_on_its_own_cosine_schedule(tiny_driver, tmp_path):
+    config = TrainConfig(data=tiny_driver.data, lr_schedule="cosine", **{**TINY, "epochs": 2})
+    data = load_dataset(config)
+    steps_per_round = config.epochs * math.ceil(len(data.balanced.samples) / config.batch_size)
+    model, optimizers = build_network(1, (4, 8, 8), 16, 0.0), []
+    for round_index in range(2):
+        train_round(model, config, data, tmp_path / f"round-{round_index}")
+        optimizers.append(model.optimizer)
+        schedule = model.optimizer.get_config()["learning_rate"]
+        assert schedule["class_name"] == "CosineDecay"
+        assert schedule["config"]["initial_learning_rate"] == config.learning_rate
+        assert schedule["config"]["decay_steps"] == steps_per_round and schedule["config"]["alpha"] == 0
+    assert optimizers[0] is not optimizers[1]
+    assert TrainConfig(data="x").lr_schedule == "constant"
 
 
 class ConstantDriver:
