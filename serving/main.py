@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -49,16 +50,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(flags: argparse.Namespace) -> int:
-    """Run until SIGTERM or SIGINT, then stop cleanly."""
-    server = start_server(flags)
+    """Run until SIGTERM or SIGINT, then stop cleanly.
+
+    The signals are caught from the moment the initial models have loaded, before any port opens: a
+    SIGTERM sent as soon as a port answers then stops the server cleanly instead of killing it halfway
+    through opening its other port. While the models load, the signals keep their default (the process ends).
+    """
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    server = start_server(flags, before_ports_open=lambda: _stop_on_signals(stop))
     while not stop.wait(0.5):
         pass
     log.info("Stopping the server")
     server.stop()
     return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
 
 
 @dataclass
@@ -82,8 +91,8 @@ class RunningServer:
             self.scheduler.stop()
 
 
-def start_server(flags: argparse.Namespace) -> RunningServer:
-    """Load the initial models, then open the ports (never before, as TF Serving)."""
+def start_server(flags: argparse.Namespace, before_ports_open: Callable[[], None] = lambda: None) -> RunningServer:
+    """Load the initial models, call before_ports_open, then open the ports (never before, as TF Serving)."""
     configure_threads(flags.tensorflow_intra_op_parallelism, flags.tensorflow_inter_op_parallelism)
     gpus = configure_gpus(flags.per_process_gpu_memory_fraction)
     log.info("TensorFlow %s; GPUs: %s", tf.__version__, ", ".join(gpus) or "none")
@@ -95,6 +104,7 @@ def start_server(flags: argparse.Namespace) -> RunningServer:
     stop_polling = threading.Event()
     if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
         _poll_config_file(core, flags.model_config_file, flags.model_config_file_poll_wait_seconds, stop_polling)
+    before_ports_open()
     grpc_server = build_grpc_server(inference, core, metrics, grpc_options(flags, scheduler))
     grpc_server.start()
     log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", flags.port)

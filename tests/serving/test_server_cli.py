@@ -77,10 +77,10 @@ def test_ports_open_only_after_the_first_version_loads_and_sigterm_stops(tmp_pat
         export_half_plus(str(tmp_path / "staging"), 1)
         (tmp_path / "staging" / "1").rename(base / "1")
         deadline = time.monotonic() + 60
-        while not port_is_open(grpc_port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert port_is_open(grpc_port)
-        process.send_signal(signal.SIGTERM)
+        while not (opened := port_is_open(grpc_port)) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert opened
+        process.send_signal(signal.SIGTERM)  # at once: the server may still be opening its REST port
         assert process.wait(timeout=30) == 0
         output = process.stdout.read()
         assert "Stopping the server" in output and "Traceback" not in output
