@@ -41,6 +41,7 @@ class Task:
 class BatchQueue:
     servable: Servable
     signature: Signature
+    outputs: tuple[str, ...] | None
     tasks: deque = field(default_factory=deque)
     enqueued_rows: int = 0
 
@@ -60,16 +61,19 @@ class BatchScheduler:
         for worker in self._workers:
             worker.start()
 
-    def __call__(self, servable: Servable, signature: Signature, inputs: Arrays, deadline: float | None) -> Arrays:
+    def __call__(
+        self, servable: Servable, signature: Signature, inputs: Arrays, deadline: float | None,
+        outputs: tuple[str, ...] | None = None,
+    ) -> Arrays:
         size = batch_size_of(signature, inputs)
         if size is None:
-            return servable.run(signature, inputs)
+            return servable.run(signature, inputs, outputs)
         if size > self.options.max_batch_size:
             raise invalid_argument(
                 f"Task size {size} is larger than maximum input batch size {self.options.max_batch_size}"
             )
         task = Task(inputs=inputs, size=size, deadline=deadline)
-        self._enqueue(servable, signature, task)
+        self._enqueue(servable, signature, outputs, task)
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         try:
             return task.result.result(timeout=timeout)
@@ -77,11 +81,13 @@ class BatchScheduler:
             task.result.cancel()
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded while waiting in the batch queue") from None
 
-    def _enqueue(self, servable: Servable, signature: Signature, task: Task) -> None:
-        key = (id(servable), servable.name, servable.version, signature.name)
+    def _enqueue(self, servable: Servable, signature: Signature, outputs: tuple[str, ...] | None, task: Task) -> None:
+        """Queue task with the others that run the same signature for the same outputs (TensorFlow Serving's
+        batching session keys its queues by the tensors fed and fetched)."""
+        key = (id(servable), servable.name, servable.version, signature.name, outputs)
         capacity = self.options.max_enqueued_batches * self.options.max_batch_size
         with self._ready:
-            queue = self._queues.setdefault(key, BatchQueue(servable=servable, signature=signature))
+            queue = self._queues.setdefault(key, BatchQueue(servable=servable, signature=signature, outputs=outputs))
             if queue.enqueued_rows + task.size > capacity:
                 raise unavailable(QUEUE_FULL_MESSAGE)
             queue.tasks.append(task)
@@ -148,7 +154,7 @@ class BatchScheduler:
             return
         try:
             merged, rows = merge_inputs(queue.signature, [task.inputs for task in live], self.options)
-            outputs = queue.servable.run(queue.signature, merged)
+            outputs = queue.servable.run(queue.signature, merged, queue.outputs)
             for task, part in zip(live, split_outputs(outputs, [task.size for task in live], rows)):
                 task.result.set_result(part)
         except ServingError as error:

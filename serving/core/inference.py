@@ -32,16 +32,19 @@ from serving.core.tensors import to_ndarray, to_tensor_proto
 from serving.errors import ServingError, failed_precondition, invalid_argument
 
 Arrays = dict[str, np.ndarray]
-Runner = Callable[[Servable, Signature, Arrays, "float | None"], Arrays]
+Outputs = tuple[str, ...] | None  # the output aliases to fetch; None: every output of the signature
+Runner = Callable[[Servable, Signature, Arrays, float | None, Outputs], Arrays]
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 SIGNATURE_DEF_FIELD = "signature_def"
 
 
-def run_directly(servable: Servable, signature: Signature, inputs: Arrays, deadline: float | None) -> Arrays:
+def run_directly(
+    servable: Servable, signature: Signature, inputs: Arrays, deadline: float | None, outputs: Outputs = None
+) -> Arrays:
     """The runner without batching: honour the deadline, then call the signature in this thread."""
     check_deadline(deadline)
-    return servable.run(signature, inputs)
+    return servable.run(signature, inputs, outputs)
 
 
 def check_deadline(deadline: float | None) -> None:
@@ -81,10 +84,10 @@ class Inference:
         output_filter: Iterable[str] = (),
         deadline: float | None = None,
     ) -> Arrays:
-        """Validate inputs and the output filter, run, and keep the requested outputs."""
+        """Validate inputs and the output filter, then run fetching only the requested outputs."""
         wanted = select_outputs(signature, list(output_filter))
         check_inputs(signature, inputs)
-        outputs = self.runner(servable, signature, inputs, deadline)
+        outputs = self.runner(servable, signature, inputs, deadline, tuple(sorted(wanted)))
         return {alias: outputs[alias] for alias in wanted}
 
     def predict(self, request: predict_pb2.PredictRequest, deadline: float | None = None) -> predict_pb2.PredictResponse:
@@ -131,7 +134,7 @@ class Inference:
             )
         alias = next(iter(signature.inputs))
         serialized = serialized_examples(examples)
-        return self.runner(servable, signature, {alias: serialized}, deadline)
+        return self.runner(servable, signature, {alias: serialized}, deadline, None)
 
     def classify(self, request: classification_pb2.ClassificationRequest, deadline: float | None = None):
         servable = self.resolve(request.model_spec, request.HasField("model_spec"))

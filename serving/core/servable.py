@@ -1,8 +1,9 @@
 """One loaded SavedModel version: its signatures (read from the SavedModel proto) and how to run them.
 
 Like TensorFlow Serving, a version is loaded into its own graph and session (TensorFlow's SavedModel
-loader: variables restored, the init op run) and a signature runs as one session call that feeds and
-fetches the SignatureDef's tensor names. Besides matching what the real server executes, this costs
+loader: variables restored, the init op run) and a signature runs as one session call that feeds the
+SignatureDef's input tensors and fetches the output tensors the request asked for (all of them without an
+output filter). Besides matching what the real server executes, this costs
 less per call than TensorFlow 2's Python function-call machinery (bench/RESULTS.md, live play).
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -29,13 +31,40 @@ from serving.errors import ServingError, invalid_argument, not_found, status_cod
 SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
 
 
-@dataclass(frozen=True)
-class SessionCall:
-    """One signature bound to its session: positional feeds in input-alias order, fetches in output-alias order."""
+class SessionSignature:
+    """One signature bound to its session: a session callable per set of outputs fetched, made on first use.
 
-    input_aliases: tuple[str, ...]
-    output_aliases: tuple[str, ...]
-    run: Callable[..., list[Any]]
+    Feeds are positional in input-alias order. A request that filters its outputs fetches only those, so the
+    session runs only what they need, as TensorFlow Serving does; a signature naming a tensor the graph lacks
+    fails only the calls that fetch or feed it.
+    """
+
+    def __init__(self, session: tf.compat.v1.Session, signature_def: meta_graph_pb2.SignatureDef) -> None:
+        self.input_aliases = tuple(sorted(signature_def.inputs))
+        self.output_aliases = tuple(sorted(signature_def.outputs))
+        self._session, self._signature_def = session, signature_def
+        self._callables: dict[tuple[str, ...], Callable[..., list[Any]]] = {}
+        self._lock = threading.Lock()
+        self.callable_for(self.output_aliases)
+
+    def callable_for(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
+        """The session callable that feeds every input and fetches `outputs` (aliases, in that order)."""
+        run = self._callables.get(outputs)
+        if run is not None:
+            return run
+        with self._lock:
+            if outputs not in self._callables:
+                self._callables[outputs] = self._bind(outputs)
+            return self._callables[outputs]
+
+    def _bind(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
+        try:
+            return self._session.make_callable(
+                [self._signature_def.outputs[alias].name for alias in outputs],
+                [self._signature_def.inputs[alias].name for alias in self.input_aliases],
+            )
+        except (KeyError, ValueError, TypeError) as error:
+            return _refuse(str(error))
 
 
 @dataclass
@@ -47,22 +76,26 @@ class Servable:
     path: str
     signatures: Mapping[str, Signature]
     signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
-    _calls: Mapping[str, SessionCall] = field(repr=False)
+    _calls: Mapping[str, SessionSignature] = field(repr=False)
     _session: tf.compat.v1.Session = field(repr=False)
 
     def find_signature(self, name: str) -> Signature | None:
         return self.signatures.get(name)
 
-    def run(self, signature: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Call the signature on already validated inputs and return every output as numpy."""
+    def run(
+        self, signature: Signature, inputs: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Call the signature on already validated inputs; return `outputs` (validated aliases; None: every
+        output) as numpy."""
         call = self._calls[signature.name]
+        fetched = call.output_aliases if outputs is None else tuple(sorted(outputs))
         try:
-            values = call.run(*(inputs[alias] for alias in call.input_aliases))
+            values = call.callable_for(fetched)(*(inputs[alias] for alias in call.input_aliases))
         except tf.errors.OpError as error:
             raise ServingError(status_code_from_number(error.error_code), error.message) from None
         except (TypeError, ValueError) as error:
             raise invalid_argument(f"signature {signature.name!r} rejected the inputs: {error}") from None
-        return dict(zip(call.output_aliases, values))
+        return dict(zip(fetched, values))
 
 
 def find_saved_model_file(path: str) -> str:
@@ -105,7 +138,7 @@ def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> S
         path=path,
         signatures={key: signature_from_proto(key, value) for key, value in runnable.items()},
         signature_defs=signature_defs,
-        _calls={key: _bind(session, value) for key, value in runnable.items()},
+        _calls={key: SessionSignature(session, value) for key, value in runnable.items()},
         _session=session,
     )
 
@@ -137,20 +170,6 @@ def _quiet_tensorflow_logger() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _bind(session: tf.compat.v1.Session, signature_def: meta_graph_pb2.SignatureDef) -> SessionCall:
-    """The signature as a session callable; one that names tensors the graph lacks fails each call instead of
-    the load, as on TensorFlow Serving, so the version's other signatures still serve."""
-    input_aliases, output_aliases = tuple(sorted(signature_def.inputs)), tuple(sorted(signature_def.outputs))
-    try:
-        run = session.make_callable(
-            [signature_def.outputs[alias].name for alias in output_aliases],
-            [signature_def.inputs[alias].name for alias in input_aliases],
-        )
-    except (KeyError, ValueError, TypeError) as error:
-        run = _refuse(str(error))
-    return SessionCall(input_aliases, output_aliases, run)
 
 
 def _refuse(message: str) -> Callable[..., list[Any]]:

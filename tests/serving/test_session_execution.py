@@ -3,6 +3,7 @@ for every shipped model that gives what TensorFlow 2's own signature call gives,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import grpc
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from model_factory import export_half_plus
-from server_process import REPO_ROOT
-from tensorflow.core.protobuf import saved_model_pb2
+from server_process import REPO_ROOT, start_in_process
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.core.servable import load_servable
 from serving.core.warmup import WARMUP_FILE, read_warmup_logs
@@ -56,14 +58,47 @@ def test_session_call_matches_tensorflow2_signature_call(version_dir):
             _assert_same(tensor.numpy(), ours[alias], f"{version_dir} {name}.{alias}")
 
 
+def _edit_signatures(version_dir: Path, edit: Callable[[Mapping[str, meta_graph_pb2.SignatureDef]], None]) -> None:
+    saved_model = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    edit(saved_model.meta_graphs[0].signature_def)
+    (version_dir / "saved_model.pb").write_bytes(saved_model.SerializeToString())
+
+
 def test_a_signature_naming_a_missing_tensor_fails_its_calls_and_the_others_serve(tmp_path):
     version_dir = Path(export_half_plus(str(tmp_path), 1))
-    saved_model = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
-    saved_model.meta_graphs[0].signature_def["regress_x_to_y"].outputs["outputs"].name = "missing:0"
-    (version_dir / "saved_model.pb").write_bytes(saved_model.SerializeToString())
+    _edit_signatures(version_dir, lambda defs: setattr(defs["regress_x_to_y"].outputs["outputs"], "name", "missing:0"))
     servable = load_servable("half_plus", 1, str(version_dir), frozenset({"serve"}))
     outputs = servable.run(servable.find_signature("serving_default"), {"x": np.array([2.0], np.float32)})
     np.testing.assert_allclose(outputs["y"], [3.0])
     with pytest.raises(ServingError, match="missing:0") as raised:
         servable.run(servable.find_signature("regress_x_to_y"), {"inputs": np.array([b""], object)})
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _with_a_broken_output(signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]) -> None:
+    outputs = signature_defs["serving_default"].outputs
+    outputs["broken"].CopyFrom(outputs["y"])
+    outputs["broken"].name = "missing:0"
+
+
+@pytest.mark.parametrize("batching", [False, True], ids=["direct", "batching"])
+def test_an_output_filter_fetches_only_the_requested_outputs(tmp_path, batching):
+    """As on TensorFlow Serving, the session fetches only the filtered outputs, so an output the graph cannot
+    compute fails only the requests that ask for it."""
+    _edit_signatures(Path(export_half_plus(str(tmp_path / "half_plus"), 1)), _with_a_broken_output)
+    server = start_in_process(f"--model_base_path={tmp_path / 'half_plus'}", *(["--enable_batching"] if batching else []))
+    try:
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request = predict_pb2.PredictRequest(output_filter=["y"])
+            request.model_spec.name = "default"
+            request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([2.0, 4.0], np.float32)))
+            response = stub.Predict(request, timeout=30)
+            assert list(response.outputs) == ["y"]
+            np.testing.assert_allclose(tf.make_ndarray(response.outputs["y"]), [3.0, 4.0])
+            del request.output_filter[:]
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.Predict(request, timeout=30)
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "missing:0" in raised.value.details()
+    finally:
+        server.stop()

@@ -33,18 +33,34 @@ class RecordingServable:
 
     def __init__(self, delay: float = 0.0) -> None:
         self.batch_sizes: list[int] = []
+        self.fetched: list[tuple[str, ...] | None] = []
         self.delay = delay
         self.lock = threading.Lock()
 
-    def run(self, signature, inputs):
+    def run(self, signature, inputs, outputs=None):
         time.sleep(self.delay)
         with self.lock:
             self.batch_sizes.append(inputs["x"].shape[0])
+            self.fetched.append(outputs)
         return {"y": inputs["x"].sum(axis=1)}
 
 
 def rows(count: int, start: float) -> np.ndarray:
     return np.arange(start, start + 3 * count, dtype=np.float32).reshape(count, 3)
+
+
+def test_requests_fetching_different_outputs_are_batched_apart():
+    servable = RecordingServable(delay=0.05)
+    scheduler = BatchScheduler(BatchingOptions(max_batch_size=16, batch_timeout_micros=20_000, num_batch_threads=1))
+    fetches = [("y",), None] * 4
+    try:
+        with ThreadPoolExecutor(len(fetches)) as pool:
+            list(pool.map(lambda outputs: scheduler(servable, SIGNATURE, {"x": rows(1, 0.0)}, None, outputs), fetches))
+    finally:
+        scheduler.stop()
+    rows_by_fetch = {fetch: sum(size for size, fetched in zip(servable.batch_sizes, servable.fetched) if fetched == fetch)
+                     for fetch in (("y",), None)}
+    assert rows_by_fetch == {("y",): 4, None: 4} and len(servable.batch_sizes) < len(fetches)
 
 
 def test_concurrent_requests_are_merged_and_get_their_own_rows():
@@ -175,9 +191,9 @@ class NamedServable(RecordingServable):
         super().__init__(delay)
         self.name, self.log = name, log
 
-    def run(self, signature, inputs):
+    def run(self, signature, inputs, outputs=None):
         self.log.append(self.name)
-        return super().run(signature, inputs)
+        return super().run(signature, inputs, outputs)
 
 
 def test_busy_queues_take_turns():
