@@ -85,8 +85,9 @@ class TrainConfig:
 
     data: Path = flag(REQUIRED, "folder of demonstration shards written by carracing-record (DAgger adds to it)")
     frame_stack: int = flag(1, "frames stacked on the channel axis as the network's input (1 = the frame alone)")
-    balance: str = flag("weights", "class balancing: inverse-frequency sample weights, downsample every action to "
-                        "the rarest one, or none", choices=BALANCE_MODES)
+    balance: str = flag("none", "class balancing: inverse-frequency sample weights (the textbook's aim), "
+                        "downsample every action to the rarest one, or none (the default: with the scripted expert "
+                        "weights drove worse, see bench/RESULTS.md)", choices=BALANCE_MODES)
     min_action_frames: int = flag(50, "actions with fewer training frames are dropped before balancing")
     validation_fraction: float = flag(0.2, "fraction of the episodes (never single frames) held out for validation")
     filters: str = flag("32,64,64", "filters of the three ELU conv layers (8x8/4, 4x4/2, 3x3/1, Nature-CNN sizes)")
