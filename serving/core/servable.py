@@ -86,9 +86,9 @@ class Servable:
         self, signature: Signature, inputs: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None
     ) -> dict[str, np.ndarray]:
         """Call the signature on already validated inputs; return `outputs` (validated aliases; None: every
-        output) as numpy."""
+        output) as numpy. Callers that pass the same outputs in one order share one session callable."""
         call = self._calls[signature.name]
-        fetched = call.output_aliases if outputs is None else tuple(sorted(outputs))
+        fetched = call.output_aliases if outputs is None else tuple(outputs)
         try:
             values = call.callable_for(fetched)(*(inputs[alias] for alias in call.input_aliases))
         except tf.errors.OpError as error:
