@@ -14,6 +14,7 @@ import tensorflow as tf
 from trainer.errors import TrainerError
 from trainer.vision.gan import GANResult, train_gan
 from trainer.vision.gan_config import ARCHITECTURES, GANConfig
+from trainer.vision.gan_networks import build_networks
 
 LATENT_DIM = 8
 WIDTH = 8
@@ -118,6 +119,16 @@ def test_cgan_images_depend_on_the_label(trained):
     sample = _loaded(trained["cgan"]).signatures["sample"]
     images = sample(seeds=tf.constant([1, 1], tf.int64), labels=tf.constant([0, 9], tf.int64))["images"].numpy()
     assert not np.array_equal(images[0], images[1])
+
+
+def test_cgan_discriminator_judges_every_pixel_of_the_image():
+    """Its logit must change with each pixel, so the label can constrain the whole image, not one patch."""
+    _, discriminator = build_networks("cgan", (28, 28, 1), LATENT_DIM, WIDTH, num_classes=10)
+    images = tf.Variable(tf.random.stateless_uniform([4, 28, 28, 1], seed=[1, 2], minval=-1.0, maxval=1.0))
+    with tf.GradientTape() as tape:
+        logits = discriminator([images, tf.constant([0, 3, 7, 9], tf.int64)], training=False)
+    pixel_influence = tf.abs(tape.gradient(logits, images)).numpy()[..., 0]
+    assert (pixel_influence > 0).all(), f"{(pixel_influence == 0).sum()} pixel gradients are zero"
 
 
 @pytest.mark.parametrize("bad_labels", [[10, 0], [-1, 0], [0]])

@@ -28,7 +28,8 @@ class GANConfig:
     offline: bool = flag(False, "never download; fail if the data is not found locally")
     arch: str = flag(
         "dcgan", "fc: fully-connected GAN (Goodfellow et al. 2014); dcgan: strided convolutions, batch norm, "
-        "LeakyReLU, tanh (keras-io MNIST DCGAN); cgan: the DCGAN conditioned on class labels (keras-io)",
+        "LeakyReLU, tanh (keras-io MNIST DCGAN); cgan: the DCGAN generator conditioned on class labels (keras-io), "
+        "against a discriminator that sees the whole image",
         choices=ARCHITECTURES,
     )
     latent_dim: int = flag(128, "size of the noise vector z ~ N(0, I) (keras-io: 128)")

@@ -7,8 +7,13 @@
   with Radford et al.'s batch norm in the generator and a tanh output: Dense(H/4*W/4*w) -> two
   Conv2DTranspose(w, 4, stride 2) -> Conv2D(C, 7, tanh); discriminator Conv2D(w/2, 3, stride 2) ->
   Conv2D(w, 3, stride 2), LeakyReLU(0.2), global max pooling, one logit;
-- `cgan`: the DCGAN conditioned on labels as in keras-io's conditional GAN (1.4): the one-hot label is
-  concatenated to z, and broadcast to H x W x K channels concatenated to the image.
+- `cgan`: the DCGAN generator conditioned on labels as in keras-io's conditional GAN (1.4): the one-hot label
+  is concatenated to z, and broadcast to H x W x K channels concatenated to the image. Its discriminator sees
+  the whole image: two stride-2 4x4 convolutions (w and 2w filters, LeakyReLU), then flatten, dropout 0.3 and
+  one logit, as in TensorFlow's DCGAN tutorial. keras-io's global max pooling over two 3x3 convolutions judges
+  only the most real-looking 7x7 patch, so the label could not constrain the whole image: its samples showed
+  the requested class, but with a speckled texture that the measuring classifiers read as other classes
+  (bench/RESULTS.md).
 w is `--width` (keras-io: 128). Conditional networks take [inputs, labels] (labels int64 [N]).
 """
 
@@ -21,6 +26,7 @@ import keras
 
 LEAK = 0.2  # LeakyReLU slope of keras-io and Radford et al.
 OUTPUT_KERNEL = 7  # keras-io: Conv2D(channels, (7, 7)) turns the upsampled features into pixels
+WHOLE_IMAGE_DROPOUT = 0.3  # the dropout rate of TensorFlow's DCGAN tutorial discriminator, here on the flattened features
 
 Inputs = tuple["keras.KerasTensor | list[keras.KerasTensor]", keras.KerasTensor]  # (model inputs, merged tensor)
 
@@ -99,12 +105,21 @@ def conv_discriminator(image_shape: tuple[int, int, int], width: int, num_classe
     return keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name="discriminator")
 
 
+def whole_image_discriminator(image_shape: tuple[int, int, int], width: int, num_classes: int | None) -> keras.Model:
+    """Two stride-2 4x4 convolutions (w and 2w filters) with LeakyReLU -> flatten -> dropout -> one logit."""
+    inputs, x = _discriminator_inputs(image_shape, num_classes)
+    for filters in (width, 2 * width):
+        x = keras.layers.LeakyReLU(LEAK)(keras.layers.Conv2D(filters, 4, strides=2, padding="same")(x))
+    x = keras.layers.Dropout(WHOLE_IMAGE_DROPOUT)(keras.layers.Flatten()(x))
+    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name="discriminator")
+
+
 GeneratorBuilder = Callable[[tuple[int, int, int], int, int, "int | None"], keras.Model]
 DiscriminatorBuilder = Callable[[tuple[int, int, int], int, "int | None"], keras.Model]
 NETWORKS: dict[str, tuple[GeneratorBuilder, DiscriminatorBuilder]] = {
     "fc": (fc_generator, fc_discriminator),
     "dcgan": (conv_generator, conv_discriminator),
-    "cgan": (conv_generator, conv_discriminator),
+    "cgan": (conv_generator, whole_image_discriminator),
 }
 
 
