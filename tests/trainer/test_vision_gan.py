@@ -131,6 +131,20 @@ def test_cgan_discriminator_judges_every_pixel_of_the_image():
     assert (pixel_influence > 0).all(), f"{(pixel_influence == 0).sum()} pixel gradients are zero"
 
 
+def test_cgan_discriminator_adds_the_projection_of_its_features_onto_the_label_embedding():
+    """Miyato & Koyama's projection: logit = dense(features) + embedding(label) . features, so the label weighs
+    the whole-image features, not only the label planes beside the pixels."""
+    _, discriminator = build_networks("cgan", (28, 28, 1), LATENT_DIM, WIDTH, num_classes=10)
+    images = tf.random.stateless_uniform([4, 28, 28, 1], seed=[3, 4], minval=-1.0, maxval=1.0)
+    labels = tf.constant([0, 3, 7, 9], tf.int64)
+    unconditional = discriminator.get_layer("unconditional_logit")
+    features = keras.Model(discriminator.inputs, unconditional.input)([images, labels], training=False)
+    label_vectors = tf.gather(discriminator.get_layer("label_projection").embeddings, labels)
+    expected = unconditional(features) + tf.reduce_sum(label_vectors * features, axis=1, keepdims=True)
+    logits = discriminator([images, labels], training=False)
+    np.testing.assert_allclose(logits.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("bad_labels", [[10, 0], [-1, 0], [0]])
 def test_cgan_refuses_labels_out_of_range_or_miscounted(trained, bad_labels):
     sample = _loaded(trained["cgan"]).signatures["sample"]
