@@ -83,6 +83,8 @@ def test_model_name_of_another_family_is_refused_before_loading_data(tmp_path, e
         (["--distribute", "mirrored", "--devices", "/gpu:9"], "--devices: no device '/gpu:9' on this machine"),
         (["--dataset", "mnist", "--flip"], "--flip would change the class of mnist images"),
         (["--erasing", "1.5"], "--erasing is a probability in [0, 1], got 1.5"),
+        (["--label-smoothing", "1"], "--label-smoothing must lie in [0, 1), got 1.0"),
+        (["--weight-decay", "-0.1"], "--weight-decay must not be negative, got -0.1"),
         (["--arch", "cnn", "--erasing", "0.5"], "--flip and --erasing augment the deep net only (--arch deep), not --arch cnn"),
     ],
 )

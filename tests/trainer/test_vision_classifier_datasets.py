@@ -30,7 +30,8 @@ def _train(root, dataset, data_dir, arch, *flags):
 @pytest.fixture(scope="module")
 def cifar_deep(tmp_path_factory, cifar_writer):
     root = tmp_path_factory.mktemp("cifar_deep")
-    return _train(root, "cifar10", cifar_writer(root / "cifar-10-batches-py", per_batch=8), "deep", "--erasing", "0.5")
+    return _train(root, "cifar10", cifar_writer(root / "cifar-10-batches-py", per_batch=8), "deep", "--erasing", "0.5",
+                  "--label-smoothing", "0.1", "--weight-decay", "0.05")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def test_cifar_deep_export_takes_32x32_rgb_images(cifar_deep):
     assert document["labels"] == list(CIFAR_CLASSES) and document["data"]["splits"]["test"] == 8
     assert document["features"]["size"] == 256 and document["config"]["arch"] == "deep"
     assert document["config"]["erasing"] == 0.5
+    assert document["config"]["label_smoothing"] == 0.1 and document["config"]["weight_decay"] == 0.05
 
 
 def test_cifar_deep_signatures_agree_and_augmentation_is_off_when_serving(cifar_deep):

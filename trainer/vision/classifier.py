@@ -46,6 +46,7 @@ from trainer.vision.classifier_export import (
 from trainer.vision.confusion_png import write_confusion_png
 from trainer.vision.evaluation import ClassificationReport, classification_report
 from trainer.vision.networks import Augmentation, ClassifierModels, build_classifier
+from trainer.vision.objective import adam, classification_loss
 
 TRAINER = "vision classifier"
 MONITOR = "val_accuracy"
@@ -96,8 +97,8 @@ def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, pol
             Augmentation(flip=config.flip, erasing=config.erasing),
         )
     models.model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate(config, train_size)),
-        loss="sparse_categorical_crossentropy",
+        optimizer=adam(learning_rate(config, train_size), config.weight_decay),
+        loss=classification_loss(len(dataset.class_names), config.label_smoothing),
         metrics=["accuracy"],
     )
     return models

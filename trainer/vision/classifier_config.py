@@ -45,6 +45,10 @@ class ClassifierConfig:
     epochs: int | None = flag(None, "maximum number of training epochs (default: 30 for mlp and cnn, 36 for deep)")
     batch_size: int = flag(128, "examples per training step, over all replicas (keras-io: 128)")
     learning_rate: float = flag(1e-3, "initial Adam learning rate (Adam's default)")
+    weight_decay: float = flag(0.0, "decoupled weight decay of the kernels: AdamW instead of Adam (Loshchilov & "
+                               "Hutter 2019; 0: plain Adam)")
+    label_smoothing: float = flag(0.0, "share of each target spread evenly over all classes (Szegedy et al. 2016 "
+                                  "use 0.1; 0: plain cross-entropy)")
     lr_schedule: str = flag("cosine", "learning-rate schedule: cosine decay to 0, halve on plateau, or constant",
                             choices=LR_SCHEDULES)
     dropout: float | None = flag(None, "dropout rate before the classification layer (default: keras-io's 0.5 "
@@ -81,6 +85,8 @@ class ClassifierConfig:
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
         require(0 <= self.dropout < 1, f"--dropout must lie in [0, 1), got {self.dropout}")
+        require(self.weight_decay >= 0, f"--weight-decay must not be negative, got {self.weight_decay}")
+        require(0 <= self.label_smoothing < 1, f"--label-smoothing must lie in [0, 1), got {self.label_smoothing}")
         for name in ("validation_fraction", "test_fraction"):
             value = getattr(self, name)
             require(0 < value < 1, f"--{name.replace('_', '-')} must lie in (0, 1), got {value}")
