@@ -10,7 +10,7 @@ Fréchet distances are taken in the `features` space of the best Fashion-MNIST c
 --quality-classifier), so they are "FD-<classifier>", not Inception FIDs; the floor is the same distance
 between real training and real test images, measured here with the same classifier and sample count.
 
-    python bench/vision_quality.py --data-dir mnist=data/mnist      # the real run (hours on 2 CPU cores)
+    python bench/vision_quality.py --data-dir mnist=data/mnist      # the real run (about a day on 2 CPU cores)
     python bench/vision_quality.py --scale tiny --rows cnn,vae,cgan  # a smoke run of a few minutes
 """
 
