@@ -12,6 +12,11 @@ between real training and real test images, measured here with the same classifi
 
     python bench/vision_quality.py --data-dir mnist=data/mnist      # the real run (about a day on 2 CPU cores)
     python bench/vision_quality.py --scale tiny --rows cnn,vae,cgan  # a smoke run of a few minutes
+    python bench/vision_quality.py --measure saved_models/fashion_mnist_cgan/4 \
+        --quality-classifier saved_models/fashion_mnist_classifier/6 --quality-samples 5000  # re-judge exports
+
+With --measure nothing is trained: each given GAN or VAE export's `sample` signature (seeds 0..n-1, balanced labels
+for a cGAN) is judged by --quality-classifier, as the trainer judges it at export.
 """
 
 from __future__ import annotations
@@ -30,11 +35,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
 from trainer.data.image_datasets import load_image_dataset  # noqa: E402
 from trainer.export import layout  # noqa: E402
 from trainer.vision.quality import (  # noqa: E402
+    Generate,
     classifier_reference,
+    generator_quality,
+    label_accuracy,
     load_feature_extractor,
+    load_label_classifier,
     real_floor,
 )
 
@@ -49,6 +61,7 @@ SCALES = {  # extra flags per job kind; "full" uses the literature's defaults of
     },
 }
 TINY_QUALITY_SAMPLES = 1000
+SAMPLE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,12 @@ def parse_args() -> argparse.Namespace:
                              "scripts/fetch_mnist.sh), DIR for every row; repeatable")
     parser.add_argument("--offline", action="store_true", help="pass --offline to every job")
     parser.add_argument("--workdir", type=Path, help="where exports, runs and logs go (default: a temporary folder)")
+    parser.add_argument("--measure", action="append", type=Path, default=[], metavar="EXPORT",
+                        help="judge the `sample` signature of this existing GAN or VAE export version folder instead "
+                             "of training (repeatable; needs --quality-classifier)")
     args = parser.parse_args()
+    if args.measure and args.quality_classifier is None:
+        parser.error("--measure needs --quality-classifier (the classifier export that judges the samples)")
     args.data_dirs = _data_dirs(parser, args.data_dir)
     return args
 
@@ -170,8 +188,54 @@ def table_line(name: str, result: dict, floor: float | None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _export_sampler(export: Path) -> tuple[Generate, int | None]:
+    """The export's `sample` signature as generate(seeds, labels) -> uint8 images, and its number of labels."""
+    if not (export / layout.MODEL_JSON).is_file():
+        sys.exit(f"--measure {export}: not an export version folder (no {layout.MODEL_JSON})")
+    document = json.loads((export / layout.MODEL_JSON).read_text())
+    signatures = tf.saved_model.load(str(export)).signatures
+    if "sample" not in signatures:
+        sys.exit(f"--measure {export}: no 'sample' signature (it has {sorted(signatures)}); is it a GAN or VAE export?")
+    sample = signatures["sample"]
+
+    def generate(seeds: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        batches = []
+        for start in range(0, len(seeds), SAMPLE_BATCH):
+            inputs = {"seeds": tf.constant(seeds[start : start + SAMPLE_BATCH])}
+            if labels is not None:
+                inputs["labels"] = tf.constant(labels[start : start + SAMPLE_BATCH])
+            batches.append(sample(**inputs)["images"].numpy())
+        return np.concatenate(batches)
+
+    labels = document.get("labels")
+    return generate, None if labels is None else len(labels)
+
+
+def measure_exports(args: argparse.Namespace, samples: int) -> None:
+    """Print one table row per --measure export: FD, the real floor, and a cGAN's label accuracy."""
+    classifier = args.quality_classifier
+    dataset = load_image_dataset(QUALITY_DATASET, data_dir(args, QUALITY_DATASET), args.offline)
+    extract, classify = load_feature_extractor(classifier), load_label_classifier(classifier)
+    floor = real_floor(dataset.train, dataset.test, extract, samples)
+    real = dataset.test.images[:samples], dataset.test.labels[:samples]
+    real_accuracy = label_accuracy(classify(real[0]), real[1], len(dataset.class_names))["label_accuracy"]
+    print(f"{classifier_reference(classifier)['measure']} on {samples} images each; real floor {floor:.2f}, "
+          f"classifier accuracy on real test images {real_accuracy:.3f}")
+    print("| export | FD | cGAN label acc | per label |")
+    print("|---|---:|---:|---|")
+    for export in args.measure:
+        generate, num_classes = _export_sampler(export)
+        figures = generator_quality(generate, dataset.test, extract, samples, num_classes, classify)
+        per_label = " ".join(f"{figures[f'label_accuracy/{k}']:.2f}" for k in range(num_classes or 0))
+        print(f"| {export} | {figures['frechet_distance']:.2f} | {_figure(figures.get('label_accuracy'), 3)} | "
+              f"{per_label or '-'} |")
+
+
 def main() -> None:
     args = parse_args()
+    if args.measure:
+        measure_exports(args, args.quality_samples or 10000)
+        return
     names = [name.strip() for name in args.rows.split(",") if name.strip()]
     unknown = sorted(set(names) - set(ROWS))
     if unknown:

@@ -121,12 +121,14 @@ def test_cgan_images_depend_on_the_label(trained):
     assert not np.array_equal(images[0], images[1])
 
 
-def test_cgan_discriminator_judges_every_pixel_of_the_image():
+@pytest.mark.parametrize("num_classes", [10, None])
+def test_cgan_discriminator_judges_every_pixel_of_the_image(num_classes):
     """Its logit must change with each pixel, so the label can constrain the whole image, not one patch."""
-    _, discriminator = build_networks("cgan", (28, 28, 1), LATENT_DIM, WIDTH, num_classes=10)
+    _, discriminator = build_networks("cgan", (28, 28, 1), LATENT_DIM, WIDTH, num_classes=num_classes)
     images = tf.Variable(tf.random.stateless_uniform([4, 28, 28, 1], seed=[1, 2], minval=-1.0, maxval=1.0))
+    labels = [tf.constant([0, 3, 7, 9], tf.int64)] if num_classes else []
     with tf.GradientTape() as tape:
-        logits = discriminator([images, tf.constant([0, 3, 7, 9], tf.int64)], training=False)
+        logits = discriminator([images, *labels] if labels else images, training=False)
     pixel_influence = tf.abs(tape.gradient(logits, images)).numpy()[..., 0]
     assert (pixel_influence > 0).all(), f"{(pixel_influence == 0).sum()} pixel gradients are zero"
 

@@ -27,7 +27,9 @@ def test_without_smoothing_the_loss_is_keras_sparse_crossentropy():
 
 
 def _one_step_with_zero_gradients(optimizer: keras.optimizers.Optimizer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
+    nonzero = "ones"  # so decaying a bias or beta would show
+    layers = [keras.layers.Dense(3, bias_initializer=nonzero), keras.layers.BatchNormalization(beta_initializer=nonzero)]
+    model = keras.Sequential([keras.Input((4,)), *layers])
     variables = model.trainable_variables
     before = [keras.ops.convert_to_numpy(variable) for variable in variables]
     optimizer.apply_gradients([(keras.ops.zeros_like(variable), variable) for variable in variables])
