@@ -12,16 +12,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from trainer import distribute
 from trainer.distribute import (
+    PRECISIONS,
     STRATEGY_BUILDERS,
     check_tf_config,
+    cpu_has_bfloat16,
     describe,
+    dtype_policy,
     dtype_policy_scope,
     make_strategy,
     parse_devices,
 )
 from trainer.errors import TrainerError
 from trainer.export import layout
+from trainer.vision import classifier_config
 from trainer.vision.classifier_config import STRATEGIES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +44,40 @@ TWO_CPUS_JOB = textwrap.dedent(
 
 def test_every_strategy_flag_has_a_builder():
     assert set(STRATEGIES) == set(STRATEGY_BUILDERS)
+
+
+def test_every_precision_flag_is_a_policy():
+    assert classifier_config.PRECISIONS == PRECISIONS
+
+
+CPU_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nbugs\t\t: spectre_v1\n"
+
+
+@pytest.mark.parametrize(("extra", "expected"), [("avx512f avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512f", False)])
+def test_bfloat16_cpus_are_told_by_their_flags(tmp_path, extra, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPU_FLAGS.format(extra=extra) * 2)
+    assert cpu_has_bfloat16(cpuinfo) is expected
+
+
+def test_a_machine_without_cpuinfo_has_no_bfloat16(tmp_path):
+    assert cpu_has_bfloat16(tmp_path / "missing") is False
+
+
+@pytest.mark.parametrize(
+    ("gpus", "bfloat16_cpu", "expected"),
+    [(["GPU:0"], True, "mixed_float16"), ([], True, "mixed_bfloat16"), ([], False, "float32")],
+)
+def test_auto_precision_follows_the_hardware(monkeypatch, gpus, bfloat16_cpu, expected):
+    monkeypatch.setattr(distribute.tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: bfloat16_cpu)
+    assert dtype_policy("auto") == expected
+    assert dtype_policy("float32") == "float32" and dtype_policy("mixed_bfloat16") == "mixed_bfloat16"
+
+
+def test_unknown_precision_is_named():
+    with pytest.raises(TrainerError, match="--precision must be one of auto, float32, .* got 'float8'"):
+        dtype_policy("float8")
 
 
 def test_devices_flag_is_split_on_commas():

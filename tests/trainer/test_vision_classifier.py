@@ -89,7 +89,20 @@ def test_model_json_describes_the_run(tiny_run, loaded):
     encoding = document["inputs"]["classify"]["inputs"]["example_features"]["image"]
     assert encoding["kind"] == "bytes_list" and encoding["length"] == 784
     assert document["features"] == {"signature": "features", "layer": "features", "size": 128}
-    assert document["training"] == {"strategy": "default", "replicas": 1, "devices": [], "dtype_policy": "float32"}
+    assert document["training"] == {"strategy": "default", "replicas": 1, "devices": [], "dtype_policy": "mixed_bfloat16"}
+
+
+def _graph_dtypes(function) -> set[int]:
+    """Every dtype a node of function's graph, or of a function it calls, computes in or declares."""
+    graph = function.graph.as_graph_def()
+    nodes = [*graph.node, *(node for library_function in graph.library.function for node in library_function.node_def)]
+    return {value.type for node in nodes for value in node.attr.values() if value.type}
+
+
+def test_export_of_a_mixed_precision_run_computes_in_float32(loaded):
+    for name in ("serving_default", "classify", "features", "predict_images"):
+        dtypes = _graph_dtypes(loaded.signatures[name])
+        assert tf.float32.as_datatype_enum in dtypes and tf.bfloat16.as_datatype_enum not in dtypes, name
 
 
 def test_features_signature_gives_one_relu_vector_per_image(loaded, test_images):

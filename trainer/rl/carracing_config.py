@@ -95,6 +95,8 @@ class TrainConfig:
     dropout: float = flag(0.5, "dropout before the output layer")
     batch_norm_momentum: float = flag(0.99, "momentum of batch norm's moving statistics, which inference (driving) "
                                       "uses; Keras's default (0.9 drove worse, see bench/RESULTS.md)")
+    batch_renorm: bool = flag(False, "batch renormalisation (Ioffe 2017): train under the moving statistics that "
+                              "driving uses, corrected by the batch's within r <= 3, d <= 5")
     epochs: int = flag(20, "maximum epochs per training round")
     batch_size: int = flag(64, "frames per training step")
     learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default); with cosine, each round's initial rate")

@@ -105,9 +105,10 @@ def load_dataset(config: TrainConfig) -> Dataset:
     return Dataset(episodes, train, validation, balanced, (len(train_episodes), len(validation_episodes)))
 
 
-def _build(config: TrainConfig) -> keras.Model:
+def build_driver(config: TrainConfig) -> keras.Model:
+    """The uncompiled driver network the flags describe."""
     return build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout,
-                         config.batch_norm_momentum)
+                         config.batch_norm_momentum, config.batch_renorm)
 
 
 def _compile(model: keras.Model, config: TrainConfig, training_frames: int) -> None:
@@ -270,7 +271,7 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     layout.check_target(config.export_root, config.model_name, FAMILY)
     data = load_dataset(config)
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
-    model = _build(config)
+    model = build_driver(config)
     train_round(model, config, data, run_dir / "round-0")
     data, dagger_scores = run_dagger(model, config, data, run_dir)
     validation = validation_report(model, config, data, run_dir)

@@ -4,7 +4,9 @@ Datasets come from `trainer.data` (Fashion-MNIST, MNIST, CIFAR-10, or a folder o
 from `trainer.vision.networks` (mlp, cnn, deep). The model takes uint8 images and scales them in the graph, so
 the export accepts raw pixels. Validation data is held out from the training split; the test split is used
 once, after training, for the metrics that go into model.json. Under `--distribute` the model is built and
-compiled inside the strategy's scope, and on a GPU under the mixed_float16 policy.
+compiled inside the strategy's scope. Training runs under the `--precision` dtype policy; a model trained
+under a mixed policy is copied into a float32 twin for the test evaluation and the export, so the export
+computes exactly what was evaluated and runs on any TensorFlow Serving build.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from trainer.data.image_datasets import (
 from trainer.data.image_folder import FolderOptions, load_image_folder
 from trainer.data.pipeline import batched, holdout_split
 from trainer.distribute import (
+    FLOAT32_POLICY,
     describe,
     dtype_policy,
     dtype_policy_scope,
@@ -89,19 +92,33 @@ def _schedule_callbacks(config: ClassifierConfig) -> list[keras.callbacks.Callba
     return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE)]
 
 
-def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, policy: str) -> ClassifierModels:
-    """The compiled classifier; call inside the strategy's scope so its variables are mirrored."""
+def _network(config: ClassifierConfig, dataset: ImageDataset, policy: str) -> ClassifierModels:
+    """The uncompiled classifier of config.arch, its layers built under dtype policy `policy`."""
     with dtype_policy_scope(policy):
-        models = build_classifier(
+        return build_classifier(
             config.arch, dataset.image_shape, len(dataset.class_names), config.dropout,
             Augmentation(flip=config.flip, erasing=config.erasing),
         )
+
+
+def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, policy: str) -> ClassifierModels:
+    """The compiled classifier; call inside the strategy's scope so its variables are mirrored."""
+    models = _network(config, dataset, policy)
     models.model.compile(
         optimizer=adam(learning_rate(config, train_size), config.weight_decay),
         loss=classification_loss(len(dataset.class_names), config.label_smoothing),
         metrics=["accuracy"],
     )
     return models
+
+
+def float32_twin(config: ClassifierConfig, dataset: ImageDataset, trained: ClassifierModels, policy: str) -> ClassifierModels:
+    """trained itself under float32, else a float32 copy of it (mixed policies keep float32 variables)."""
+    if policy == FLOAT32_POLICY:
+        return trained
+    twin = _network(config, dataset, FLOAT32_POLICY)
+    twin.model.set_weights(trained.model.get_weights())
+    return twin
 
 
 def _fit(
@@ -161,7 +178,7 @@ def train_classifier(
     """
     print(format_config(config))
     strategy = make_strategy(config.distribute, parse_devices(config.devices))  # before any other TF work
-    training = {**describe(strategy), "dtype_policy": dtype_policy()}
+    training = {**describe(strategy), "dtype_policy": dtype_policy(config.precision)}
     print(f"training on {training}")
     keras.utils.set_random_seed(config.seed)
     layout.check_target(config.export_root, config.model_name, FAMILY)
@@ -171,6 +188,7 @@ def train_classifier(
     with strategy.scope():
         models = _build(config, dataset, len(splits[0]), training["dtype_policy"])
     history = _fit(models.model, config, splits, run_dir, callbacks)
+    models = float32_twin(config, dataset, models, training["dtype_policy"])
     report = _evaluate(models.model, dataset, config.batch_size, run_dir)
     signatures = classifier_signatures(models, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
     extra = {"features": features_description(models), "training": training}

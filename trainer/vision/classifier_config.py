@@ -23,6 +23,7 @@ DEFAULT_DROPOUT = {"mlp": 0.5, "cnn": 0.5, "deep": 0.25}  # keras-io's 0.5 made 
 EARLY_STOPPING_PATIENCE = 5  # without the cosine schedule
 LR_SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")  # trainer.distribute.STRATEGY_BUILDERS, without TensorFlow
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # trainer.distribute.PRECISIONS, without TensorFlow
 COLOR_MODES = ("rgb", "grayscale")
 NOT_FLIPPED = ("mnist",)  # datasets whose classes change under a mirror image (digits)
 QUICK_PRESET = {"limit_train": 12000, "epochs": 2, "batch_size": 64}
@@ -65,6 +66,9 @@ class ClassifierConfig:
     seed: int = flag(1, "seed of Python, NumPy, TensorFlow and the data shuffles")
     distribute: str = flag("none", "tf.distribute strategy: one device, MirroredStrategy (local GPUs or --devices), "
                            "MultiWorkerMirroredStrategy (TF_CONFIG)", choices=STRATEGIES)
+    precision: str = flag("auto", "dtype policy of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU "
+                          "with bfloat16 instructions, else float32; evaluation and export always run in float32",
+                          choices=PRECISIONS)
     devices: str | None = flag(None, "mirrored: comma-separated devices, e.g. /gpu:0,/gpu:1 (default: all GPUs)")
     model_name: str | None = flag(None, "export name (default: <dataset>_classifier)")
     export_root: Path = flag(Path("saved_models"), "folder that holds <model_name>/<version>/ exports")
