@@ -95,8 +95,8 @@ class TrainConfig:
     dropout: float = flag(0.5, "dropout before the output layer")
     batch_norm_momentum: float = flag(0.99, "momentum of batch norm's moving statistics, which inference (driving) "
                                       "uses; Keras's default (0.9 drove worse, see bench/RESULTS.md)")
-    batch_renorm: bool = flag(False, "batch renormalisation (Ioffe 2017): train under the moving statistics that "
-                              "driving uses, corrected by the batch's within r <= 3, d <= 5")
+    precise_bn: int = flag(0, "before each validation, recompute batch norm's statistics over this many training "
+                           "batches under the current weights (precise BN, Wu & Johnson 2021); 0: Keras's moving averages")
     epochs: int = flag(20, "maximum epochs per training round")
     batch_size: int = flag(64, "frames per training step")
     learning_rate: float = flag(1e-3, "Adam learning rate (Adam's default); with cosine, each round's initial rate")
@@ -134,6 +134,7 @@ class TrainConfig:
         require(0 < self.validation_fraction < 1, f"--validation-fraction must lie in (0, 1), got {self.validation_fraction}")
         require(0 <= self.dropout < 1, f"--dropout must lie in [0, 1), got {self.dropout}")
         require(0 < self.batch_norm_momentum < 1, f"--batch-norm-momentum must lie in (0, 1), got {self.batch_norm_momentum}")
+        require(self.precise_bn >= 0, f"--precise-bn must be >= 0 batches, got {self.precise_bn}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
         require(0 <= self.dagger_beta < 1, f"--dagger-beta must lie in [0, 1), got {self.dagger_beta}")
         require(self.dagger_beta == 0 or self.select_by == "driving", "--dagger-beta needs --select-by driving: "

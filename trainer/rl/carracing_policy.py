@@ -2,9 +2,7 @@
 
 Network (the behavioural-cloning textbook's shape): uint8 frames scaled in the graph, three convolutions
 with batch normalisation and ELU (8x8/4, 4x4/2, 3x3/1 as in the Nature CNN), a dense ELU layer with batch
-normalisation and dropout, and a 5-way softmax. By flag the normalisation layers use batch renormalisation
-(Ioffe 2017): training then normalises with the moving statistics corrected by the batch's, clipped, so the
-network learns under the statistics that driving (inference) uses. Evaluation drives whole episodes on track seeds never
+normalisation and dropout, and a 5-way softmax. Evaluation drives whole episodes on track seeds never
 recorded, headless, and writes the best and the worst episode as MP4s.
 """
 
@@ -26,7 +24,6 @@ from trainer.rl.media import write_video
 
 CONV_SHAPES = ((8, 4), (4, 2), (3, 1))  # (kernel, stride) of the three conv layers
 OUTPUT_LAYER = "action_probs"
-RENORM_CLIPPING = {"rmax": 3.0, "rmin": 1 / 3, "dmax": 5.0}  # Ioffe 2017's limits after their warm-up
 VIDEO_FPS = 50  # CarRacing runs at 50 frames per second
 
 
@@ -36,29 +33,22 @@ def input_shape(frame_stack: int) -> tuple[int, int, int]:
     return height, width, channels * frame_stack
 
 
-def _normalised_elu(x: Any, momentum: float, renorm: bool) -> Any:
-    clipping = RENORM_CLIPPING if renorm else None
-    normalised = keras.layers.BatchNormalization(momentum=momentum, renorm=renorm, renorm_clipping=clipping)(x)
-    return keras.layers.Activation("elu")(normalised)
+def _normalised_elu(x: Any, momentum: float) -> Any:
+    return keras.layers.Activation("elu")(keras.layers.BatchNormalization(momentum=momentum)(x))
 
 
 def build_network(
-    frame_stack: int,
-    filters: Sequence[int],
-    dense_units: int,
-    dropout: float,
-    batch_norm_momentum: float = 0.99,
-    batch_renorm: bool = False,
+    frame_stack: int, filters: Sequence[int], dense_units: int, dropout: float, batch_norm_momentum: float = 0.99
 ) -> keras.Model:
     """frames uint8 [N, 96, 96, 3 * stack] -> action probabilities float32 [N, 5]."""
     frames = keras.Input(input_shape(frame_stack), dtype="uint8", name="frames")
     x = keras.layers.Rescaling(1 / 255)(frames)
     for count, (kernel, stride) in zip(filters, CONV_SHAPES, strict=True):
         x = keras.layers.Conv2D(count, kernel, strides=stride, use_bias=False)(x)
-        x = _normalised_elu(x, batch_norm_momentum, batch_renorm)
+        x = _normalised_elu(x, batch_norm_momentum)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(dense_units, use_bias=False)(x)
-    x = _normalised_elu(x, batch_norm_momentum, batch_renorm)
+    x = _normalised_elu(x, batch_norm_momentum)
     x = keras.layers.Dropout(dropout)(x)
     probabilities = keras.layers.Dense(len(ACTION_MEANINGS), activation="softmax", name=OUTPUT_LAYER)(x)
     return keras.Model(frames, probabilities, name="carracing_driver")

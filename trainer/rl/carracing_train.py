@@ -18,6 +18,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from trainer.best_epoch import recorded_best
 from trainer.config import format_config
@@ -25,6 +26,7 @@ from trainer.errors import TrainerError
 from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult
+from trainer.precise_batch_norm import PreciseBatchNorm
 from trainer.rl.carracing_config import ACTION_MEANINGS, TrainConfig
 from trainer.rl.carracing_data import (
     Balanced,
@@ -105,10 +107,9 @@ def load_dataset(config: TrainConfig) -> Dataset:
     return Dataset(episodes, train, validation, balanced, (len(train_episodes), len(validation_episodes)))
 
 
-def build_driver(config: TrainConfig) -> keras.Model:
-    """The uncompiled driver network the flags describe."""
+def _build(config: TrainConfig) -> keras.Model:
     return build_network(config.frame_stack, config.filter_sizes(), config.dense_units, config.dropout,
-                         config.batch_norm_momentum, config.batch_renorm)
+                         config.batch_norm_momentum)
 
 
 def _compile(model: keras.Model, config: TrainConfig, training_frames: int) -> None:
@@ -120,11 +121,14 @@ def _compile(model: keras.Model, config: TrainConfig, training_frames: int) -> N
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def _callbacks(config: TrainConfig, round_dir: Path) -> list[keras.callbacks.Callback]:
+def _callbacks(config: TrainConfig, round_dir: Path, training: tf.data.Dataset) -> list[keras.callbacks.Callback]:
+    """The project's callbacks, with --precise-bn's recomputation and --select-by driving's score."""
     monitor, mode = MONITORS[config.select_by]
-    scorers = []
+    scorers: list[keras.callbacks.Callback] = []
+    if config.precise_bn:
+        scorers.append(PreciseBatchNorm(training.map(lambda frames, *labels: frames), config.precise_bn))
     if config.select_by == "driving":
-        scorers = [DrivingScore(config.frame_stack, config.select_seeds(), config.eval_max_steps)]
+        scorers.append(DrivingScore(config.frame_stack, config.select_seeds(), config.eval_max_steps))
     return training_callbacks(round_dir, monitor, config.patience, mode, scorers)
 
 
@@ -138,11 +142,12 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
     print(f"{round_dir.name}: {len(data.balanced.samples)} training frames after balancing "
           f"({data.balanced.summary()['after']}), {len(data.validation)} validation frames")
     _compile(model, config, len(data.balanced.samples))
+    training = training_dataset(data.train, data.balanced, config.frame_stack, config.batch_size, config.seed)
     model.fit(
-        training_dataset(data.train, data.balanced, config.frame_stack, config.batch_size, config.seed),
+        training,
         validation_data=validation_dataset(data.validation, config.frame_stack, config.batch_size),
         epochs=config.epochs,
-        callbacks=_callbacks(config, round_dir),
+        callbacks=_callbacks(config, round_dir, training),
         shuffle=False,  # the tf.data pipeline reshuffles every epoch
         verbose=2,
     )
@@ -271,7 +276,7 @@ def train_driver(config: TrainConfig, command: Sequence[str] = ()) -> DriverResu
     layout.check_target(config.export_root, config.model_name, FAMILY)
     data = load_dataset(config)
     run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
-    model = build_driver(config)
+    model = _build(config)
     train_round(model, config, data, run_dir / "round-0")
     data, dagger_scores = run_dagger(model, config, data, run_dir)
     validation = validation_report(model, config, data, run_dir)

@@ -17,6 +17,7 @@ from server_process import start_in_process
 from client import ServingClient
 from client.play import play, read_contract
 from client.play_env import policy_setup
+from trainer import precise_batch_norm
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import RecordConfig, TrainConfig
 from trainer.rl.carracing_policy import build_network, evaluate_driver
@@ -24,14 +25,7 @@ from trainer.rl.carracing_record import record_demonstrations
 from trainer.rl.carracing_rollout import MixedDriver
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import MANIFEST, Episode, EpisodeRecord, load_episodes, write_episode
-from trainer.rl.carracing_train import (
-    FINAL_WEIGHTS,
-    DriverResult,
-    build_driver,
-    load_dataset,
-    train_driver,
-    train_round,
-)
+from trainer.rl.carracing_train import FINAL_WEIGHTS, DriverResult, load_dataset, train_driver, train_round
 
 TINY = {
     "epochs": 1, "filters": "4,8,8", "dense_units": 16, "batch_size": 32, "min_action_frames": 1,
@@ -212,25 +206,15 @@ def test_batch_norm_momentum_reaches_every_normalisation_layer_and_is_checked():
         TrainConfig(data="x", batch_norm_momentum=1.0)
 
 
-def _dense_normalisation(batch_renorm: bool) -> keras.layers.BatchNormalization:
-    """The (fresh) normalisation layer after the dense layer of a tiny driver built from the flags."""
-    model = build_driver(TrainConfig(data="x", filters="4,8,8", dense_units=16, batch_renorm=batch_renorm))
-    normalisations = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    assert len(normalisations) == 4 and all(layer.renorm is batch_renorm for layer in normalisations)
-    return normalisations[-1]
-
-
-@pytest.mark.parametrize(("mean", "std"), [(3.0, 2.0), (10.0, 6.0)])
-def test_batch_renorm_trains_under_the_moving_statistics_within_its_clipping(mean, std):
-    inputs = np.random.default_rng(0).normal(mean, std, (64, 16)).astype("float32")
-    batch_normalised = (inputs - inputs.mean(0)) / np.sqrt(inputs.var(0) + 1e-3)
-    plain = _dense_normalisation(False)(inputs, training=True).numpy()
-    np.testing.assert_allclose(plain, batch_normalised, atol=1e-4)
-    renormalised = _dense_normalisation(True)(inputs, training=True).numpy()
-    if mean < 5:  # corrections r = std, d = mean within the clipping: (x - 0) / 1, the fresh moving statistics
-        np.testing.assert_allclose(renormalised, inputs, atol=1e-3)
-    else:  # r = 6 and d = 10 clipped to 3 and 5
-        np.testing.assert_allclose(renormalised, batch_normalised * 3 + 5, atol=1e-3)
+def test_precise_bn_recomputes_the_statistics_before_every_validation(tiny_driver, tmp_path, monkeypatch):
+    recomputed = []
+    monkeypatch.setattr(precise_batch_norm, "recompute_batch_norm", lambda model, batches: recomputed.append(
+        sum(int(frames.shape[0]) for frames in batches)))
+    config = TrainConfig(data=tiny_driver.data, precise_bn=2, **{**TINY, "epochs": 3, "batch_size": 8})
+    train_round(build_network(1, (4, 8, 8), 16, 0.0), config, load_dataset(config), tmp_path / "round-0")
+    assert recomputed == [16, 16, 16]
+    with pytest.raises(TrainerError, match="--precise-bn must be >= 0"):
+        TrainConfig(data="x", precise_bn=-1)
 
 
 def test_every_round_trains_with_a_fresh_adam_on_its_own_cosine_schedule(tiny_driver, tmp_path):
