@@ -40,6 +40,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="steps per timed epoch")
     parser.add_argument("--rounds", type=int, default=6, help="timed epochs per policy, alternated")
     args = parser.parse_args()
+    if min(args.batch_size, args.steps, args.rounds) < 1:
+        parser.error("--batch-size, --steps and --rounds must be at least 1")
+    try:
+        args.image_shape = tuple(int(size) for size in args.image_shape.split(","))
+    except ValueError:
+        parser.error(f"--image-shape must be H,W,C integers, got {args.image_shape!r}")
+    if len(args.image_shape) != 3 or min(args.image_shape) < 1:
+        parser.error(f"--image-shape must be three positive sizes H,W,C, got {args.image_shape}")
     args.policies = [policy.strip() for policy in args.policies.split(",") if policy.strip()]
     unknown = [policy for policy in args.policies if policy not in PRECISIONS or policy == "auto"]
     if unknown or "float32" not in args.policies:
@@ -66,7 +74,7 @@ def timed_epoch(model: keras.Model, images: np.ndarray, labels: np.ndarray, batc
 
 def main() -> None:
     args = parse_args()
-    image_shape = tuple(int(size) for size in args.image_shape.split(","))
+    image_shape = args.image_shape
     rng = np.random.default_rng(0)
     count = args.batch_size * args.steps
     images = rng.integers(0, 256, (count, *image_shape), dtype=np.uint8)
@@ -78,7 +86,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for policy, model in models.items():
             times[policy].append(timed_epoch(model, images, labels, args.batch_size))
-    print(f"{args.arch} on {args.image_shape}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds "
+    print(f"{args.arch} on {'x'.join(map(str, image_shape))}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds "
           f"(CPU bfloat16 instructions: {cpu_has_bfloat16()})")
     print(f"{'policy':16} {'wall ms/step':>12} {'CPU ms/step':>12} {'speed (wall)':>13} {'speed (CPU)':>12}")
     medians = {policy: tuple(statistics.median(value[i] for value in runs) for i in (0, 1)) for policy, runs in times.items()}

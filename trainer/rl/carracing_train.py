@@ -122,14 +122,16 @@ def _compile(model: keras.Model, config: TrainConfig, training_frames: int) -> N
 
 
 def _callbacks(config: TrainConfig, round_dir: Path, training: tf.data.Dataset) -> list[keras.callbacks.Callback]:
-    """The project's callbacks, with --precise-bn's recomputation and --select-by driving's score."""
+    """The project's callbacks with --select-by driving's score, and --precise-bn's recomputation (it acts
+    before validation, so where it sits in the list does not matter)."""
     monitor, mode = MONITORS[config.select_by]
-    scorers: list[keras.callbacks.Callback] = []
-    if config.precise_bn:
-        scorers.append(PreciseBatchNorm(training.map(lambda frames, *labels: frames), config.precise_bn))
+    scorers = []
     if config.select_by == "driving":
-        scorers.append(DrivingScore(config.frame_stack, config.select_seeds(), config.eval_max_steps))
-    return training_callbacks(round_dir, monitor, config.patience, mode, scorers)
+        scorers = [DrivingScore(config.frame_stack, config.select_seeds(), config.eval_max_steps)]
+    callbacks = training_callbacks(round_dir, monitor, config.patience, mode, scorers)
+    if config.precise_bn:
+        callbacks.append(PreciseBatchNorm(training.map(lambda frames, *labels: frames), config.precise_bn))
+    return callbacks
 
 
 def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_dir: Path) -> None:
