@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from trainer.distribute import PRECISIONS, cpu_has_bfloat16, dtype_policy_scope  # noqa: E402
-from trainer.vision.networks import Augmentation, build_classifier  # noqa: E402
+from trainer.vision.networks import DeepOptions, build_classifier  # noqa: E402
 from trainer.vision.objective import adam, classification_loss  # noqa: E402
 
 NUM_CLASSES = 10
@@ -57,9 +57,9 @@ def parse_args() -> argparse.Namespace:
 
 def build(policy: str, arch: str, image_shape: tuple[int, int, int]) -> keras.Model:
     """The classifier as the trainer compiles it (erasing on for the deep net, AdamW, label smoothing)."""
-    augment = Augmentation(erasing=0.5 if arch == "deep" else 0.0)
+    deep = DeepOptions(erasing=0.5 if arch == "deep" else 0.0)
     with dtype_policy_scope(policy):
-        model = build_classifier(arch, image_shape, NUM_CLASSES, 0.25, augment).model
+        model = build_classifier(arch, image_shape, NUM_CLASSES, 0.25, deep).model
     model.compile(optimizer=adam(1e-3, 0.05), loss=classification_loss(NUM_CLASSES, 0.1), metrics=["accuracy"])
     return model
 

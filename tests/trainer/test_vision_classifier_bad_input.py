@@ -86,6 +86,8 @@ def test_model_name_of_another_family_is_refused_before_loading_data(tmp_path, e
         (["--label-smoothing", "1"], "--label-smoothing must lie in [0, 1), got 1.0"),
         (["--weight-decay", "-0.1"], "--weight-decay must not be negative, got -0.1"),
         (["--arch", "cnn", "--erasing", "0.5"], "--flip and --erasing augment the deep net only (--arch deep), not --arch cnn"),
+        (["--arch", "cnn", "--deep-blocks", "32x2"], "--deep-blocks shapes the deep net only (--arch deep), not --arch cnn"),
+        (["--deep-blocks", "32x2,64"], "--deep-blocks: '64' is not FILTERSxCONVOLUTIONS"),
     ],
 )
 def test_bad_flags_are_one_line(tmp_path, error_line, flags, expected):

@@ -47,8 +47,9 @@ from trainer.vision.classifier_export import (
     features_description,
 )
 from trainer.vision.confusion_png import write_confusion_png
+from trainer.vision.conv_blocks import parse_conv_blocks
 from trainer.vision.evaluation import ClassificationReport, classification_report
-from trainer.vision.networks import Augmentation, ClassifierModels, build_classifier
+from trainer.vision.networks import ClassifierModels, DeepOptions, build_classifier
 from trainer.vision.objective import adam, classification_loss
 
 TRAINER = "vision classifier"
@@ -97,7 +98,7 @@ def _network(config: ClassifierConfig, dataset: ImageDataset, policy: str) -> Cl
     with dtype_policy_scope(policy):
         return build_classifier(
             config.arch, dataset.image_shape, len(dataset.class_names), config.dropout,
-            Augmentation(flip=config.flip, erasing=config.erasing),
+            DeepOptions(parse_conv_blocks(config.deep_blocks), flip=config.flip, erasing=config.erasing),
         )
 
 

@@ -15,6 +15,7 @@ from trainer.config import flag, require
 from trainer.data import cifar10
 from trainer.data.image_datasets import DATASETS, FOLDER_DATASET
 from trainer.export.layout import validate_model_name
+from trainer.vision.conv_blocks import DEEP_BLOCKS, format_conv_blocks, parse_conv_blocks
 
 ARCHITECTURES = ("mlp", "cnn", "deep")
 DATASET_CHOICES = (*DATASETS, cifar10.NAME, FOLDER_DATASET)
@@ -54,6 +55,8 @@ class ClassifierConfig:
                             choices=LR_SCHEDULES)
     dropout: float | None = flag(None, "dropout rate before the classification layer (default: keras-io's 0.5 "
                                  "for mlp and cnn, 0.25 for deep)")
+    deep_blocks: str = flag(format_conv_blocks(DEEP_BLOCKS), "deep: the convolution blocks, FILTERSxCONVOLUTIONS "
+                            "each (that many 3x3 convolutions with batch norm, then 2x2 max pooling)")
     flip: bool = flag(False, "deep: random horizontal flips of training images as well as shifts (not for "
                       "mnist: a mirrored digit is another class)")
     erasing: float = flag(0.0, "deep: probability of erasing a random patch of each training image (random erasing, "
@@ -85,6 +88,10 @@ class ClassifierConfig:
         require(0 <= self.erasing <= 1, f"--erasing is a probability in [0, 1], got {self.erasing}")
         require(self.arch == "deep" or not (self.flip or self.erasing),
                 f"--flip and --erasing augment the deep net only (--arch deep), not --arch {self.arch}")
+        blocks = parse_conv_blocks(self.deep_blocks)
+        require(self.arch == "deep" or blocks == DEEP_BLOCKS, f"--deep-blocks shapes the deep net only (--arch deep), "
+                f"not --arch {self.arch}")
+        self.deep_blocks = format_conv_blocks(blocks)
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")

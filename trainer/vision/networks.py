@@ -22,25 +22,27 @@ from dataclasses import dataclass
 
 import keras
 
+from trainer.vision.conv_blocks import DEEP_BLOCKS, ConvBlocks, check_fits
+
 FEATURES_LAYER = "features"
 CLASSIFICATION_LAYER = "probabilities"
 MLP_WIDTHS = (256, 128)
 CNN_FILTERS = (32, 64)
 CNN_FEATURES = 128
-DEEP_BLOCKS = ((32, 1), (64, 2), (128, 2))  # (filters, convolutions) per block, each block halves the size
 DEEP_FEATURES = 256
 TRANSLATION = 0.1  # fraction of the image size an augmented image may shift
 
 
 @dataclass(frozen=True)
-class Augmentation:
-    """The deep net's optional augmentations: horizontal flips, and erasing a random patch with probability `erasing`."""
+class DeepOptions:
+    """The deep net's choices: its conv blocks, horizontal flips, and erasing a random patch with probability `erasing`."""
 
+    blocks: ConvBlocks = DEEP_BLOCKS
     flip: bool = False
     erasing: float = 0.0
 
 
-NetworkBuilder = Callable[[tuple[int, int, int], int, float, Augmentation], keras.Model]
+NetworkBuilder = Callable[[tuple[int, int, int], int, float, DeepOptions], keras.Model]
 
 
 def _head(features: int, num_classes: int, dropout: float) -> list[keras.layers.Layer]:
@@ -52,8 +54,8 @@ def _head(features: int, num_classes: int, dropout: float) -> list[keras.layers.
     ]
 
 
-def build_mlp(image_shape: tuple[int, int, int], num_classes: int, dropout: float, augment: Augmentation) -> keras.Model:
-    """Flatten -> Dense 256 -> dropout -> Dense 128 (features) -> dropout -> softmax; augment is not used."""
+def build_mlp(image_shape: tuple[int, int, int], num_classes: int, dropout: float, deep: DeepOptions) -> keras.Model:
+    """Flatten -> Dense 256 -> dropout -> Dense 128 (features) -> dropout -> softmax; deep is not used."""
     hidden, features = MLP_WIDTHS
     layers = [
         keras.Input(image_shape, name="scaled_images"),
@@ -65,13 +67,13 @@ def build_mlp(image_shape: tuple[int, int, int], num_classes: int, dropout: floa
     return keras.Sequential(layers, name="mlp")
 
 
-def augmentation(augment: Augmentation) -> keras.Sequential:
+def augmentation(deep: DeepOptions) -> keras.Sequential:
     """Random shifts (and horizontal flips, random erasing) of training images scaled to [0, 1]; identity at inference."""
     layers = [keras.layers.RandomTranslation(TRANSLATION, TRANSLATION, fill_mode="constant")]
-    if augment.flip:
+    if deep.flip:
         layers.append(keras.layers.RandomFlip("horizontal"))
-    if augment.erasing:
-        layers.append(keras.layers.RandomErasing(factor=(augment.erasing, augment.erasing), value_range=(0, 1)))
+    if deep.erasing:
+        layers.append(keras.layers.RandomErasing(factor=(deep.erasing, deep.erasing), value_range=(0, 1)))
     return keras.Sequential(layers, name="augmentation")
 
 
@@ -87,8 +89,8 @@ def _conv_block(filters: int, convolutions: int) -> list[keras.layers.Layer]:
     return [*layers, keras.layers.MaxPooling2D(2)]
 
 
-def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float, augment: Augmentation) -> keras.Model:
-    """keras-io mnist_convnet's two conv/pool blocks with batch norm, a 128-unit feature layer; augment is not used."""
+def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: float, deep: DeepOptions) -> keras.Model:
+    """keras-io mnist_convnet's two conv/pool blocks with batch norm, a 128-unit feature layer; deep is not used."""
     layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images")]
     for filters in CNN_FILTERS:
         layers += _conv_block(filters, 1)
@@ -96,10 +98,11 @@ def build_cnn(image_shape: tuple[int, int, int], num_classes: int, dropout: floa
     return keras.Sequential(layers, name="cnn")
 
 
-def build_deep(image_shape: tuple[int, int, int], num_classes: int, dropout: float, augment: Augmentation) -> keras.Model:
-    """Augmentation, the conv blocks of DEEP_BLOCKS (3x3 at 28x28 ends at 3x3x128) and a 256-unit feature layer."""
-    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images"), augmentation(augment)]
-    for filters, convolutions in DEEP_BLOCKS:
+def build_deep(image_shape: tuple[int, int, int], num_classes: int, dropout: float, deep: DeepOptions) -> keras.Model:
+    """Augmentation, the conv blocks of deep.blocks (by default 28x28 ends at 3x3x128) and a 256-unit feature layer."""
+    check_fits(deep.blocks, image_shape)
+    layers: list[keras.layers.Layer] = [keras.Input(image_shape, name="scaled_images"), augmentation(deep)]
+    for filters, convolutions in deep.blocks:
         layers += _conv_block(filters, convolutions)
     layers += [keras.layers.Flatten(), *_head(DEEP_FEATURES, num_classes, dropout)]
     return keras.Sequential(layers, name="deep")
@@ -127,10 +130,10 @@ class ClassifierModels:
 
 
 def build_classifier(
-    arch: str, image_shape: tuple[int, int, int], num_classes: int, dropout: float, augment: Augmentation
+    arch: str, image_shape: tuple[int, int, int], num_classes: int, dropout: float, deep: DeepOptions
 ) -> ClassifierModels:
     """The network `arch` behind a Rescaling layer that turns uint8 pixels into [0, 1] floats."""
-    network = NETWORKS[arch](image_shape, num_classes, dropout, augment)
+    network = NETWORKS[arch](image_shape, num_classes, dropout, deep)
     feature_network = keras.Model(network.inputs, network.get_layer(FEATURES_LAYER).output)
     images = keras.Input(image_shape, dtype="uint8", name="images")
     scaled = keras.layers.Rescaling(1 / 255, name="scale")(images)
