@@ -63,6 +63,16 @@ def test_bad_folder_is_one_line_and_touches_nothing(
     assert json.loads(existing_export.read_text()) == EXISTING_MODEL_JSON and not (tmp_path / "run").exists()
 
 
+def test_more_deep_blocks_than_the_images_allow_is_one_line_and_touches_nothing(
+    tmp_path, existing_export, image_folder_writer, error_line
+):
+    argv = ["vision", "classifier", "--dataset", "folder", "--data-dir", str(image_folder_writer(tmp_path / "pets"))]
+    argv += ["--arch", "deep", "--deep-blocks", "8x1,8x1,8x1,8x1", "--export-root", str(tmp_path / "saved_models")]
+    assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 2
+    assert "4 blocks, each halving the image, but 12-pixel images allow at most 3" in error_line()
+    assert json.loads(existing_export.read_text()) == EXISTING_MODEL_JSON and not (tmp_path / "run").exists()
+
+
 def test_model_name_of_another_family_is_refused_before_loading_data(tmp_path, error_line, cifar_writer):
     model_json = tmp_path / "saved_models" / "generator" / "1" / "assets.extra" / "model.json"
     model_json.parent.mkdir(parents=True)

@@ -184,10 +184,10 @@ def train_classifier(
     keras.utils.set_random_seed(config.seed)
     layout.check_target(config.export_root, config.model_name, FAMILY)
     dataset = load_dataset(config)
-    run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     splits = holdout_split(dataset.train, config.validation_fraction, config.seed, config.limit_train)
     with strategy.scope():
         models = _build(config, dataset, len(splits[0]), training["dtype_policy"])
+    run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
     history = _fit(models.model, config, splits, run_dir, callbacks)
     models = float32_twin(config, dataset, models, training["dtype_policy"])
     report = _evaluate(models.model, dataset, config.batch_size, run_dir)

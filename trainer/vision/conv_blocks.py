@@ -38,5 +38,5 @@ def check_fits(blocks: ConvBlocks, image_shape: tuple[int, int, int]) -> None:
     if smallest >> len(blocks) < 1:
         raise TrainerError(
             f"--deep-blocks has {len(blocks)} blocks, each halving the image, but {smallest}-pixel images allow at most "
-            f"{smallest.bit_length() - 1}"
+            f"{smallest.bit_length() - 1}: give fewer blocks or larger images"
         )
