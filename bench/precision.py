@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trainer.distribute import PRECISIONS, cpu_has_bfloat16, dtype_policy_scope  # noqa: E402
+from trainer.distribute import cpu_has_bfloat16, dtype_policy_scope  # noqa: E402
+from trainer.precisions import PRECISIONS  # noqa: E402
 from trainer.vision.networks import DeepOptions, build_classifier  # noqa: E402
 from trainer.vision.objective import adam, classification_loss  # noqa: E402
 

@@ -26,9 +26,8 @@ import keras
 import tensorflow as tf
 
 from trainer.errors import TrainerError
+from trainer.precisions import BFLOAT16_POLICY, FLOAT32_POLICY, GPU_POLICY, PRECISIONS
 
-GPU_POLICY, BFLOAT16_POLICY, FLOAT32_POLICY = "mixed_float16", "mixed_bfloat16", "float32"
-PRECISIONS = ("auto", FLOAT32_POLICY, GPU_POLICY, BFLOAT16_POLICY)
 BFLOAT16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
 CPUINFO = Path("/proc/cpuinfo")
 

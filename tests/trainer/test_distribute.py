@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from trainer import distribute
 from trainer.distribute import (
-    PRECISIONS,
     STRATEGY_BUILDERS,
     check_tf_config,
     cpu_has_bfloat16,
@@ -26,7 +25,6 @@ from trainer.distribute import (
 )
 from trainer.errors import TrainerError
 from trainer.export import layout
-from trainer.vision import classifier_config
 from trainer.vision.classifier_config import STRATEGIES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +42,6 @@ TWO_CPUS_JOB = textwrap.dedent(
 
 def test_every_strategy_flag_has_a_builder():
     assert set(STRATEGIES) == set(STRATEGY_BUILDERS)
-
-
-def test_every_precision_flag_is_a_policy():
-    assert classifier_config.PRECISIONS == PRECISIONS
 
 
 CPU_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nbugs\t\t: spectre_v1\n"

@@ -15,6 +15,7 @@ from trainer.config import flag, require
 from trainer.data import cifar10
 from trainer.data.image_datasets import DATASETS, FOLDER_DATASET
 from trainer.export.layout import validate_model_name
+from trainer.precisions import PRECISIONS
 from trainer.vision.conv_blocks import DEEP_BLOCKS, format_conv_blocks, parse_conv_blocks
 
 ARCHITECTURES = ("mlp", "cnn", "deep")
@@ -24,7 +25,6 @@ DEFAULT_DROPOUT = {"mlp": 0.5, "cnn": 0.5, "deep": 0.25}  # keras-io's 0.5 made 
 EARLY_STOPPING_PATIENCE = 5  # without the cosine schedule
 LR_SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")  # trainer.distribute.STRATEGY_BUILDERS, without TensorFlow
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # trainer.distribute.PRECISIONS, without TensorFlow
 COLOR_MODES = ("rgb", "grayscale")
 NOT_FLIPPED = ("mnist",)  # datasets whose classes change under a mirror image (digits)
 QUICK_PRESET = {"limit_train": 12000, "epochs": 2, "batch_size": 64}
