@@ -109,6 +109,10 @@ class TrainConfig:
     dagger_beta: float = flag(0.0, "Ross et al.'s mixing: in DAgger round k the expert's action is driven with "
                               "probability beta**k, the learner's otherwise (labels are always the expert's); "
                               "0 = the learner drives alone. Needs --select-by driving")
+    dagger_takeover: float = flag(0.0, "the expert as a safety driver in DAgger rounds: it takes the wheel when the "
+                                  "car is farther than this from the centre line (world units; the road reaches 6.7 "
+                                  "to each side) and hands it back within half of it; 0 = never. Needs --select-by "
+                                  "driving")
     dagger_first_seed: int = flag(20_000, "first track seed of the DAgger episodes (each round uses new seeds)")
     dagger_max_steps: int = flag(MAX_EPISODE_STEPS, "cut DAgger episodes after this many steps")
     select_by: str = flag("val_loss", "which epoch each round keeps (and which round DAgger exports): the lowest "
@@ -137,8 +141,11 @@ class TrainConfig:
         require(self.precise_bn >= 0, f"--precise-bn must be >= 0 batches, got {self.precise_bn}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
         require(0 <= self.dagger_beta < 1, f"--dagger-beta must lie in [0, 1), got {self.dagger_beta}")
-        require(self.dagger_beta == 0 or self.select_by == "driving", "--dagger-beta needs --select-by driving: "
-                "with the expert at the wheel part of the time, the DAgger episodes' returns do not score the learner")
+        require(self.dagger_takeover >= 0, f"--dagger-takeover must be >= 0, got {self.dagger_takeover}")
+        for name in ("dagger_beta", "dagger_takeover"):
+            require(getattr(self, name) == 0 or self.select_by == "driving", f"--{name.replace('_', '-')} needs "
+                    "--select-by driving: with the expert at the wheel part of the time, the DAgger episodes' returns "
+                    "do not score the learner")
         require(self.dagger_iterations >= 0, f"--dagger-iterations must be >= 0, got {self.dagger_iterations}")
         require(len(self.filter_sizes()) == 3, f"--filters needs three sizes, got {self.filters!r}")
         self._require_disjoint_seeds()

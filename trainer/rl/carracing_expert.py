@@ -50,6 +50,13 @@ def _wrap(angle: float | np.ndarray) -> float | np.ndarray:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
+def _segment_distance(point: np.ndarray, start: np.ndarray, end: np.ndarray) -> float:
+    """Euclidean distance from point to the segment start-end."""
+    direction = end - start
+    along = float(np.clip(np.dot(point - start, direction) / max(float(np.dot(direction, direction)), 1e-12), 0, 1))
+    return float(np.linalg.norm(point - (start + along * direction)))
+
+
 def track_curvature(track: np.ndarray, span: int) -> np.ndarray:
     """Per centre-line point: the heading change over `span` points each side, per world unit."""
     headings = track[:, 1]
@@ -90,6 +97,15 @@ class CarRacingExpert:
         distances = np.linalg.norm(points[candidates] - position, axis=1)
         self._nearest = int(candidates[np.argmin(distances)])
         return self._nearest
+
+    def centre_line_distance(self, env: gym.Env) -> float:
+        """How far the car is from the track's centre line (world units; the road reaches gymnasium's
+        TRACK_WIDTH, 6.7, to each side): to the nearer of the two centre-line segments at the nearest point."""
+        track = self._track_of(env)
+        position = np.array(env.unwrapped.car.hull.position, dtype=np.float64)
+        nearest = self._nearest_index(track[:, 2:4], position)
+        points = track[(nearest + np.arange(-1, 2)) % len(track), 2:4]
+        return min(_segment_distance(position, start, end) for start, end in zip(points[:-1], points[1:]))
 
     def _wanted_wheel_angle(self, track: np.ndarray, nearest: int, car, position: np.ndarray, speed: float) -> float:
         """Pure pursuit: the front-wheel angle whose arc passes through the look-ahead point."""

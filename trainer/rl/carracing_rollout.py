@@ -47,6 +47,43 @@ class MixedDriver:
         return self._learner.act(observation, env)
 
 
+class GatingExpert(Driver, Protocol):
+    """An expert that also knows how far the car has strayed: the privileged scripted driver."""
+
+    def centre_line_distance(self, env: gym.Env) -> float:
+        """The car's distance from the track's centre line, across it."""
+
+
+class TakeoverDriver:
+    """DAgger with the expert as a safety driver (HG-DAgger, Kelly et al. 2019, gated by the privileged state
+    as in SafeDAgger): `driver` drives until the car strays farther than `distance` from the centre line, then
+    the expert drives until the car is back within half that distance. Labels of the learner's own mistakes
+    then come from the road's edge, where recovering is learnable, not from the grass far off it."""
+
+    def __init__(self, driver: Driver, expert: GatingExpert, distance: float) -> None:
+        self._driver, self._expert, self._distance = driver, expert, distance
+        self._expert_driving = False
+        self.expert_steps = 0
+
+    def reset(self) -> None:
+        """Start a new episode with the learner at the wheel."""
+        self._driver.reset()
+        self._expert.reset()
+        self._expert_driving, self.expert_steps = False, 0
+
+    def act(self, observation: np.ndarray, env: gym.Env) -> int:
+        """The expert's action while it holds the wheel, the driver's otherwise."""
+        offset = self._expert.centre_line_distance(env)
+        if offset > self._distance:
+            self._expert_driving = True
+        elif offset < self._distance / 2:
+            self._expert_driving = False
+        if self._expert_driving:
+            self.expert_steps += 1
+            return self._expert.act(observation, env)
+        return self._driver.act(observation, env)
+
+
 @dataclass(frozen=True)
 class DrivenEpisode:
     """What one episode produced: the single frames seen, the labels, the return and whether the lap ended."""

@@ -46,7 +46,7 @@ from trainer.rl.carracing_policy import (
     evaluate_driver,
 )
 from trainer.rl.carracing_record import record_episode
-from trainer.rl.carracing_rollout import MixedDriver, make_env
+from trainer.rl.carracing_rollout import Driver, MixedDriver, TakeoverDriver, make_env
 from trainer.rl.carracing_selection import DRIVING_METRIC, DrivingScore
 from trainer.rl.carracing_shards import (
     Episode,
@@ -156,12 +156,32 @@ def train_round(model: keras.Model, config: TrainConfig, data: Dataset, round_di
     model.save_weights(str(final))
 
 
-def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> list[float]:
-    """The learner drives this round's new tracks (mixed with the expert by --dagger-beta); the expert labels
-    every visited state; returns each track's return (read back from the manifest for episodes recorded
-    before a resume)."""
-    env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
+def _round_driver(learner: Driver, expert: CarRacingExpert, config: TrainConfig, round_index: int,
+                  seed: int) -> Driver:
+    """Who drives a DAgger episode: the learner, mixed with the expert per step by --dagger-beta, with the expert
+    taking over off the centre line by --dagger-takeover."""
+    driver = learner
     share = config.expert_share(round_index)
+    if share:
+        driver = MixedDriver(driver, expert, share, np.random.default_rng([config.seed, seed]))
+    if config.dagger_takeover:
+        driver = TakeoverDriver(driver, expert, config.dagger_takeover)
+    return driver
+
+
+def _expert_at_the_wheel(driver: Driver, share: float, steps: int) -> str:
+    """How much of the episode the expert drove, for the round's log line."""
+    parts = [f"the expert driving {share:.0%} of the steps at random"] if share else []
+    if isinstance(driver, TakeoverDriver):
+        parts.append(f"the expert taking over {driver.expert_steps} of {steps} steps")
+    return ", ".join(parts) or "the learner alone at the wheel"
+
+
+def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> list[float]:
+    """The learner drives this round's new tracks (mixed with the expert by --dagger-beta, the expert taking
+    over by --dagger-takeover); the expert labels every visited state; returns each track's return (read back
+    from the manifest for episodes recorded before a resume)."""
+    env, learner, expert = make_env(config.frame_stack), LearnerDriver(model), CarRacingExpert()
     recorded = recorded_returns(config.data)
     returns = []
     try:
@@ -169,10 +189,11 @@ def dagger_round(model: keras.Model, config: TrainConfig, round_index: int) -> l
             episode = episode_id(f"{DAGGER_DRIVER}{round_index}", seed)
             if episode not in recorded:
                 identity = (episode, DAGGER_DRIVER, seed)
-                driver = MixedDriver(learner, expert, share, np.random.default_rng([config.seed, seed])) if share else learner
+                driver = _round_driver(learner, expert, config, round_index, seed)
                 record = record_episode(config.data, env, driver, identity, config.dagger_max_steps, labeller=expert)
-                print(f"DAgger round {round_index}, seed {seed}: return {record.total_return:.1f} with the expert "
-                      f"driving {share:.0%} of the steps, {record.steps} states labelled by the expert")
+                at_the_wheel = _expert_at_the_wheel(driver, config.expert_share(round_index), record.steps)
+                print(f"DAgger round {round_index}, seed {seed}: return {record.total_return:.1f}, {at_the_wheel}, "
+                      f"{record.steps} states labelled by the expert")
                 recorded[episode] = record.total_return
             returns.append(recorded[episode])
     finally:
