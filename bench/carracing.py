@@ -8,6 +8,8 @@ each served by our server (`python -m serving`, a subprocess) and driven over gR
 
     python bench/carracing.py --models saved_models/carracing_driver/1,saved_models/carracing_driver/2
     python bench/carracing.py --models saved_models/carracing_driver/1 --episodes 2 --max-steps 50   # a smoke run
+
+`--returns FILE` also writes every row's return per seed as JSON, for comparisons paired by track.
 """
 
 from __future__ import annotations
@@ -80,22 +82,29 @@ def drive(driver: Driver, frame_stack: int, seeds: list[int], max_steps: int) ->
 
 
 def main() -> None:
-    """Parse flags, drive every row on the same seeds, print the table."""
+    """Parse flags, drive every row on the same seeds, print the table (and write the returns per seed)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="", help="comma-separated export version folders to compare")
     parser.add_argument("--episodes", type=int, default=20, help="track seeds per row")
     parser.add_argument("--first-seed", type=int, default=30_000, help="first track seed")
     parser.add_argument("--max-steps", type=int, default=1000, help="steps per episode (CarRacing-v3: 1000)")
+    parser.add_argument("--returns", type=Path, help="write {row: {seed: return}} here as JSON")
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
     print(f"seeds {seeds[0]}..{seeds[-1]}, at most {args.max_steps} steps per episode")
     print(f"{'driver':<45} {'mean':>8} {'std':>7} {'min':>8} {'max':>8} {'seconds':>8}")
-    print_row("expert (privileged state)", *drive(CarRacingExpert(), 1, seeds, args.max_steps))
+    rows = {"expert": drive(CarRacingExpert(), 1, seeds, args.max_steps)}
+    print_row("expert (privileged state)", *rows["expert"])
     with tempfile.TemporaryDirectory() as scratch:
         for index, path in enumerate(filter(None, args.models.split(","))):
             folder = Path(scratch) / str(index)
             folder.mkdir()
-            print_row(f"{path} (served, gRPC)", *served_returns(Path(path), seeds, args.max_steps, folder))
+            rows[path] = served_returns(Path(path), seeds, args.max_steps, folder)
+            print_row(f"{path} (served, gRPC)", *rows[path])
+    if args.returns:
+        per_seed = {name: dict(zip(map(str, seeds), returns)) for name, (returns, _) in rows.items()}
+        args.returns.write_text(json.dumps(per_seed, indent=1) + "\n")
+        print(f"wrote {args.returns}")
 
 
 def print_row(name: str, returns: list[float], seconds: float) -> None:
