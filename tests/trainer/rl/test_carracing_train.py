@@ -107,10 +107,10 @@ def test_dagger_exports_the_policy_of_the_best_scoring_round(tiny_driver):
 @pytest.fixture(scope="module")
 def driving_selected(tiny_driver, tmp_path_factory) -> DriverResult:
     """The tiny run again, with epochs and DAgger rounds chosen by driving a held-out track, and the expert
-    driving half of the DAgger round's steps."""
+    driving half of the DAgger round's steps and taking over off the road."""
     root = tmp_path_factory.mktemp("selected")
     config = TrainConfig(data=tiny_driver.data, frame_stack=2, dagger_iterations=1, dagger_first_seed=21_000,
-                         dagger_beta=0.5, select_by="driving", select_episodes=1, export_root=root / "saved_models",
+                         dagger_beta=0.5, dagger_takeover=9.0, select_by="driving", select_episodes=1, export_root=root / "saved_models",
                          run_dir=root / "run", **{**TINY, "epochs": 2})
     return train_driver(config)
 
