@@ -55,10 +55,11 @@ class GatingExpert(Driver, Protocol):
 
 
 class TakeoverDriver:
-    """DAgger with the expert as a safety driver (HG-DAgger, Kelly et al. 2019, gated by the privileged state
-    as in SafeDAgger): `driver` drives until the car strays farther than `distance` from the centre line, then
-    the expert drives until the car is back within half that distance. Labels of the learner's own mistakes
-    then come from the road's edge, where recovering is learnable, not from the grass far off it."""
+    """DAgger with the expert as a safety driver (HG-DAgger, Kelly et al. 2019, with the privileged state in place
+    of a human's judgement of when to take over): `driver` drives until the car strays farther than `distance`
+    from the centre line, then the expert drives until the car is back within half that distance. Labels of the
+    learner's own mistakes then come from the road's edge, where recovering is learnable, not from the grass far
+    off it."""
 
     def __init__(self, driver: Driver, expert: GatingExpert, distance: float) -> None:
         self._driver, self._expert, self._distance = driver, expert, distance
