@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=1000, help="steps per episode (CarRacing-v3: 1000)")
     parser.add_argument("--returns", type=Path, help="write {row: {seed: return}} here as JSON")
     args = parser.parse_args()
+    if args.returns and not args.returns.parent.is_dir():
+        parser.error(f"--returns {args.returns}: folder {args.returns.parent} does not exist")
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
     print(f"seeds {seeds[0]}..{seeds[-1]}, at most {args.max_steps} steps per episode")
     print(f"{'driver':<45} {'mean':>8} {'std':>7} {'min':>8} {'max':>8} {'seconds':>8}")
