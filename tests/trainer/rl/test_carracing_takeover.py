@@ -10,7 +10,9 @@ import pytest
 from trainer.errors import TrainerError
 from trainer.rl.carracing_config import TrainConfig
 from trainer.rl.carracing_expert import GAS, CarRacingExpert
+from trainer.rl.carracing_policy import build_network
 from trainer.rl.carracing_rollout import TakeoverDriver, make_env, run_episode
+from trainer.rl.carracing_train import dagger_round
 
 LEARNER, EXPERT = 3, 4
 TAKEOVER_DISTANCE = 9.0
@@ -119,3 +121,12 @@ def test_dagger_takeover_must_be_non_negative_and_needs_driving_selection():
     with pytest.raises(TrainerError, match="--dagger-takeover needs --select-by driving"):
         TrainConfig(data="x", dagger_iterations=1, dagger_takeover=9)
     assert TrainConfig(data="x", dagger_iterations=1, dagger_takeover=9, select_by="driving").dagger_takeover == 9
+
+
+@pytest.mark.parametrize("takeover, at_the_wheel", [(9.0, "the expert taking over"), (0.0, "the learner alone")])
+def test_a_dagger_round_puts_the_expert_on_standby_by_flag(tmp_path, capsys, takeover, at_the_wheel):
+    config = TrainConfig(data=tmp_path / "demos", dagger_iterations=1, dagger_episodes=1, dagger_max_steps=5,
+                         dagger_takeover=takeover, select_by="driving", filters="4,8,8", dense_units=8)
+    model = build_network(1, config.filter_sizes(), config.dense_units, config.dropout)
+    dagger_round(model, config, 1)
+    assert at_the_wheel in capsys.readouterr().out
