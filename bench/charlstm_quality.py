@@ -37,8 +37,8 @@ from bench_server import free_port  # noqa: E402
 
 from client import ServingClient  # noqa: E402
 from client.generate import generate, stream  # noqa: E402
-from serving.flags import parse_flags  # noqa: E402
 from serving.main import start_server  # noqa: E402
+from serving.options import parse_options  # noqa: E402
 from trainer.sequence.char_data import build_vocabulary, split_contiguous, windows  # noqa: E402
 from trainer.sequence.charlstm import train_charlstm  # noqa: E402
 from trainer.sequence.charlstm_config import CharLSTMConfig  # noqa: E402
@@ -120,7 +120,7 @@ def train_baseline(args: argparse.Namespace) -> tuple[float, float]:
 def generation_speeds(model_base: Path, length: int) -> list[tuple[str, str, float]]:
     """(mode, transport, characters per second) of generating `length` characters through our server."""
     grpc_port, rest_port = free_port(), free_port()
-    server = start_server(parse_flags([f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+    server = start_server(parse_options([f"--port={grpc_port}", f"--rest_api_port={rest_port}",
                                        f"--model_name={MODEL_NAME}", f"--model_base_path={model_base}"]))
     rows = []
     try:

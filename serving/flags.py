@@ -15,7 +15,6 @@ IGNORED_FLAGS = {
     "tensorflow_session_parallelism": "0",
     "tensorflow_session_config_file": "",
     "platform_config_file": "",
-    "num_load_threads": "0",
     "num_unload_threads": "0",
     "flush_filesystem_caches": "true",
     "enable_signature_method_name_check": "false",
@@ -91,9 +90,13 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "saved_model_tags", str, "serve", "comma-separated MetaGraph tags to load")
     _flag(group, "enable_model_warmup", bool, True, "replay assets.extra/tf_serving_warmup_requests while loading")
     _flag(group, "num_request_iterations_for_warmup", int, 0, "times each warmup record is replayed (0: once)")
+    _flag(group, "num_load_threads", int, 0,
+          "threads loading versions after start-up (0: one at a time); the initial models load on 4 x CPUs threads")
     _flag(group, "max_num_load_retries", int, 5, "retries of a failed version load")
     _flag(group, "load_retry_interval_micros", int, 60_000_000, "wait between load retries")
     _flag(group, "allow_version_labels_for_unavailable_models", bool, False, "allow new labels on versions not yet available")
+    _flag(group, "reload_config_timeout_seconds", float, 300.0,
+          "(ours) most seconds a ReloadConfig or a config-file reload waits for new models; an earlier RPC deadline wins")
 
 
 def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:

@@ -1,39 +1,36 @@
-"""Wires the server together: flags → config → manager → front ends, then serves until SIGTERM/SIGINT."""
+"""Wires the server together: flags → options → core → front ends, then serves until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
 import tensorflow as tf
 
 from serving import __version__
-from serving.batching.options import read_batching_options
 from serving.batching.scheduler import BatchScheduler
-from serving.config.extra_protos import MonitoringConfig, SSLConfig
-from serving.config.model_config import read_model_server_config, single_model_config
-from serving.config.text_files import read_text_proto
 from serving.core.inference import Inference, run_directly
 from serving.core.loading import VersionLoader
-from serving.core.manager import ManagerOptions, ModelManager
 from serving.core.server_core import ServerCore, StartupFailed
+from serving.core.serving_map import ServingMap
+from serving.core.warmup import Warmup
 from serving.errors import ServingError
-from serving.flags import FlagError, channel_arguments, parse_flags
-from serving.grpc_api.server import GrpcOptions, build_grpc_server
-from serving.monitoring import DEFAULT_PATH, Metrics
+from serving.flags import FlagError, parse_flags
+from serving.grpc_api.server import build_grpc_server
+from serving.monitoring import Metrics
+from serving.options import ServerOptions, server_options
 from serving.rest.api import RestApi
-from serving.rest.http_server import RestOptions, RestServer
+from serving.rest.http_server import RestServer
 from serving.tf_runtime import configure_gpus, configure_threads
 
 log = logging.getLogger("serving")
-MAX_BATCHING_HANDLER_THREADS = 512
-"""Most handler threads batching may ask for (TF Serving's default max_batch_size of 1000 would ask for more)."""
+GRPC_STOP_GRACE_SECONDS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         if flags.version:
             print(f"TensorFlow ModelServer: {__version__}\nTensorFlow Library: {tf.__version__}")
             return 0
-        return serve(flags)
+        return serve(server_options(flags))
     except (FlagError, ServingError, StartupFailed) as error:
         log.error("%s", error)
         return 1
 
 
-def serve(flags: argparse.Namespace) -> int:
+def serve(options: ServerOptions) -> int:
     """Run until SIGTERM or SIGINT, then stop cleanly.
 
     The signals are caught from the moment the initial models have loaded, before any port opens: a
@@ -57,7 +54,7 @@ def serve(flags: argparse.Namespace) -> int:
     through opening its other port. While the models load, the signals keep their default (the process ends).
     """
     stop = threading.Event()
-    server = start_server(flags, before_ports_open=lambda: _stop_on_signals(stop))
+    server = start_server(options, before_ports_open=lambda: _stop_on_signals(stop))
     while not stop.wait(0.5):
         pass
     log.info("Stopping the server")
@@ -77,118 +74,57 @@ class RunningServer:
     core: ServerCore
     inference: Inference
     grpc_server: grpc.Server
+    grpc_executor: ThreadPoolExecutor
     rest_server: RestServer | None
     scheduler: BatchScheduler | None
-    stop_polling: threading.Event
 
     def stop(self) -> None:
-        self.stop_polling.set()
+        """Close the ports, let calls in flight finish, then stop loading and batching; joins every thread."""
         if self.rest_server is not None:
             self.rest_server.stop()
-        self.grpc_server.stop(grace=5).wait()
-        self.core.manager.stop()
+        self.grpc_server.stop(grace=GRPC_STOP_GRACE_SECONDS).wait()
+        self.grpc_executor.shutdown(wait=True)
+        self.core.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
 
 
-def start_server(flags: argparse.Namespace, before_ports_open: Callable[[], None] = lambda: None) -> RunningServer:
+def start_server(options: ServerOptions, before_ports_open: Callable[[], None] = lambda: None) -> RunningServer:
     """Load the initial models, call before_ports_open, then open the ports (never before, as TF Serving)."""
-    configure_threads(flags.tensorflow_intra_op_parallelism, flags.tensorflow_inter_op_parallelism)
-    gpus = configure_gpus(flags.per_process_gpu_memory_fraction)
+    configure_threads(options.runtime.intra_op_threads, options.runtime.inter_op_threads)
+    gpus = configure_gpus(options.runtime.gpu_memory_fraction)
     log.info("TensorFlow %s; GPUs: %s", tf.__version__, ", ".join(gpus) or "none")
     metrics = Metrics()
-    core, inference, scheduler = build_core(flags, metrics)
-    if flags.file_system_poll_wait_seconds >= 0:
-        core.manager.start_polling(flags.file_system_poll_wait_seconds)
-    core.start(initial_config(flags))
-    stop_polling = threading.Event()
-    if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
-        _poll_config_file(core, flags.model_config_file, flags.model_config_file_poll_wait_seconds, stop_polling)
+    scheduler = BatchScheduler(options.batching) if options.batching is not None else None
+    serving_map = ServingMap()
+    inference = Inference(serving_map, scheduler or run_directly, options.tensor_content)
+    warmup = Warmup(inference, options.warmup_iterations) if options.warmup_iterations else None
+    core = ServerCore(options.core, VersionLoader(options.saved_model_tags, metrics, warmup), serving_map)
+    try:
+        core.start(options.model_config)
+    except BaseException:
+        _stop_all(core, scheduler)
+        raise
     before_ports_open()
-    grpc_server = build_grpc_server(inference, core, metrics, grpc_options(flags, scheduler))
+    grpc_executor = ThreadPoolExecutor(max_workers=options.grpc.max_threads, thread_name_prefix="grpc")
+    grpc_server = build_grpc_server(inference, core, metrics, options.grpc, grpc_executor)
     grpc_server.start()
-    log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", flags.port)
-    rest_server = start_rest(flags, inference, metrics, core)
-    return RunningServer(core, inference, grpc_server, rest_server, scheduler, stop_polling)
+    log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", options.grpc.port)
+    rest_server = start_rest(options, inference, metrics, core)
+    return RunningServer(core, inference, grpc_server, grpc_executor, rest_server, scheduler)
 
 
-def build_core(flags: argparse.Namespace, metrics: Metrics) -> tuple[ServerCore, Inference, BatchScheduler | None]:
-    tags = frozenset(tag.strip() for tag in flags.saved_model_tags.split(",") if tag.strip())
-    loader = VersionLoader(tags, metrics, flags.enable_model_warmup, max(flags.num_request_iterations_for_warmup, 1))
-    manager = ModelManager(
-        loader,
-        ManagerOptions(
-            max_num_load_retries=flags.max_num_load_retries,
-            load_retry_interval_seconds=flags.load_retry_interval_micros / 1e6,
-            allow_version_labels_for_unavailable_models=flags.allow_version_labels_for_unavailable_models,
-        ),
-    )
-    scheduler = BatchScheduler(read_batching_options(flags.batching_parameters_file)) if flags.enable_batching else None
-    inference = Inference(manager, scheduler or run_directly, flags.enable_serialization_as_tensor_content)
-    loader.inference = inference
-    return ServerCore(manager), inference, scheduler
+def _stop_all(core: ServerCore, scheduler: BatchScheduler | None) -> None:
+    core.stop()
+    if scheduler is not None:
+        scheduler.stop()
 
 
-def initial_config(flags: argparse.Namespace):
-    if flags.model_config_file:
-        return read_model_server_config(flags.model_config_file)
-    return single_model_config(flags.model_name, flags.model_base_path)
-
-
-def grpc_options(flags: argparse.Namespace, scheduler: BatchScheduler | None = None) -> GrpcOptions:
-    ssl_config = read_text_proto(flags.ssl_config_file, SSLConfig(), "SSLConfig") if flags.ssl_config_file else None
-    return GrpcOptions(
-        port=flags.port,
-        socket_path=flags.grpc_socket_path,
-        max_threads=handler_threads(flags.grpc_max_threads, scheduler),
-        channel_arguments=channel_arguments(flags.grpc_channel_arguments),
-        ssl_config=ssl_config,
-        enable_health=flags.enable_grpc_healthcheck_service,
-    )
-
-
-def handler_threads(requested: int, scheduler: BatchScheduler | None) -> int:
-    """--grpc_max_threads, raised with batching so that whole batches can form.
-
-    Here a request waits for its batch in a handler thread (TF Serving's C++ server waits asynchronously),
-    so fewer threads than the requests a batch scheduler holds would cap every batch at the pool's size
-    and leave each one waiting for its timeout. The pool grows its threads only as requests need them.
-    """
-    if scheduler is None:
-        return requested
-    needed = min(scheduler.options.waiting_requests, MAX_BATCHING_HANDLER_THREADS)
-    if needed > requested:
-        log.info("gRPC handler threads: %d (--grpc_max_threads=%d) so that batches of up to %d can form",
-                 needed, requested, scheduler.options.max_batch_size)
-    return max(requested, needed)
-
-
-def start_rest(flags: argparse.Namespace, inference: Inference, metrics: Metrics, core: ServerCore) -> RestServer | None:
-    if not flags.rest_api_port:
+def start_rest(options: ServerOptions, inference: Inference, metrics: Metrics, core: ServerCore) -> RestServer | None:
+    if options.rest is None:
         return None
-    if flags.rest_api_port == flags.port:
-        log.error("--rest_api_port must differ from --port; the REST API is not started")
-        return None
-    api = RestApi(inference, metrics, flags.rest_api_timeout_in_ms / 1000)
-    options = RestOptions(flags.rest_api_port, flags.rest_api_enable_cors_support, prometheus_path(flags))
-    server = RestServer(api, options, metrics.render, core.manager.all_models_available)
+    api = RestApi(inference, core, metrics, options.rest_api_timeout_seconds)
+    server = RestServer(api, options.rest, metrics.render, core.is_ready)
     server.start()
-    log.info("Exporting HTTP/REST API at:localhost:%d ...", flags.rest_api_port)
+    log.info("Exporting HTTP/REST API at:localhost:%d ...", options.rest.port)
     return server
-
-
-def prometheus_path(flags: argparse.Namespace) -> str | None:
-    if not flags.monitoring_config_file:
-        return None
-    config = read_text_proto(flags.monitoring_config_file, MonitoringConfig(), "MonitoringConfig")
-    if not config.prometheus_config.enable:
-        return None
-    return config.prometheus_config.path or DEFAULT_PATH
-
-
-def _poll_config_file(core: ServerCore, path: str, seconds: int, stop: threading.Event) -> None:
-    def loop() -> None:
-        while not stop.wait(seconds):
-            core.reload_from_file(path)
-
-    threading.Thread(target=loop, name="config-poller", daemon=True).start()

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from serving.flags import parse_flags
 from serving.main import RunningServer, start_server
+from serving.options import parse_options
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,7 +53,7 @@ def port_flags(grpc_port: int, rest_port: int) -> list[str]:
 def start_in_process(*flags: str) -> ServerHandle:
     """Start the server in this process; returns once its ports are open."""
     grpc_port, rest_port = free_port(), free_port()
-    running = start_server(parse_flags([*port_flags(grpc_port, rest_port), *flags]))
+    running = start_server(parse_options([*port_flags(grpc_port, rest_port), *flags]))
     return ServerHandle(grpc_port, rest_port, running=running)
 
 

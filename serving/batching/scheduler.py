@@ -25,6 +25,7 @@ from serving.errors import ServingError, failed_precondition, invalid_argument, 
 Arrays = dict[str, np.ndarray]
 QUEUE_FULL_MESSAGE = "The batch scheduling queue to which this task was submitted is full"
 IDLE_WAIT_S = 0.05
+WORKER_JOIN_SECONDS = 30.0
 """How long an idle worker sleeps before it looks at the queues again (enqueues wake it sooner)."""
 
 
@@ -96,9 +97,12 @@ class BatchScheduler:
                 self._ready.notify()  # a new batch timer started, or a batch is full; otherwise nothing changed
 
     def stop(self) -> None:
+        """Let the workers finish the batches already queued, then join them."""
         with self._ready:
             self._stopped = True
             self._ready.notify_all()
+        for worker in self._workers:
+            worker.join(WORKER_JOIN_SECONDS)
 
     # ---- workers ------------------------------------------------------------------------------
     def _work(self) -> None:

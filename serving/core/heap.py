@@ -10,10 +10,18 @@ or more. After models are loaded or unloaded the heap is collected once and its 
 from __future__ import annotations
 
 import gc
+import threading
+
+_settling = threading.Lock()
 
 
 def settle_heap() -> None:
-    """Free what unloads left behind, then move every surviving object out of the collector's reach."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    """Free what unloads left behind, then move every surviving object out of the collector's reach.
+
+    Load threads call this after each load or unload; one at a time, so no thread freezes the heap while
+    another is collecting it.
+    """
+    with _settling:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()

@@ -25,8 +25,8 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving.core.manager import ModelManager
 from serving.core.servable import Servable, check_inputs
+from serving.core.serving_map import ServingMap
 from serving.core.signature import DEFAULT_SIGNATURE, Signature
 from serving.core.tensors import to_ndarray, to_tensor_proto
 from serving.errors import ServingError, failed_precondition, invalid_argument
@@ -55,8 +55,8 @@ def check_deadline(deadline: float | None) -> None:
 class Inference:
     """The handlers' single entry point to run models."""
 
-    def __init__(self, manager: ModelManager, runner: Runner = run_directly, tensor_content: bool = False) -> None:
-        self.manager = manager
+    def __init__(self, servables: ServingMap, runner: Runner = run_directly, tensor_content: bool = False) -> None:
+        self.servables = servables
         self.runner = runner
         self.tensor_content = tensor_content
 
@@ -67,7 +67,7 @@ class Inference:
         choice = spec.WhichOneof("version_choice")
         version = spec.version.value if choice == "version" else None
         label = spec.version_label if choice == "version_label" else None
-        return self.manager.servable(spec.name, version=version, label=label)
+        return self.servables.servable(spec.name, version=version, label=label)
 
     # ---- predict ------------------------------------------------------------------------------
     def predict_signature(self, servable: Servable, signature_name: str) -> Signature:

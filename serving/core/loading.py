@@ -1,31 +1,35 @@
-"""Loads a version for the manager: the SavedModel, then its warmup requests, counting attempts."""
+"""Loads a version for the manager: the SavedModel, then its warmup requests, counting the outcome."""
 
 from __future__ import annotations
 
-from serving.core.inference import Inference
+from collections.abc import Callable
+
 from serving.core.servable import Servable, load_servable
-from serving.core.warmup import run_warmup
 from serving.errors import ServingError
 from serving.monitoring import Metrics
 
+Warmup = Callable[[Servable], object]
+
 
 class VersionLoader:
-    """Callable ``(name, version, path) -> Servable``; warmup failures fail the load."""
+    """Callable ``(name, version, path) -> Servable``; a warmup failure fails the load.
 
-    def __init__(self, tags: frozenset[str], metrics: Metrics, warmup: bool = True, warmup_iterations: int = 1) -> None:
-        self.tags = tags
-        self.metrics = metrics
-        self.warmup = warmup
-        self.warmup_iterations = warmup_iterations
-        self.inference: Inference | None = None
+    `warmup` replays a version's warmup requests (``serving.core.warmup.Warmup``), or is None when
+    ``--enable_model_warmup=false``.
+    """
+
+    def __init__(self, tags: frozenset[str], metrics: Metrics, warmup: Warmup | None) -> None:
+        self._tags = tags
+        self._metrics = metrics
+        self._warmup = warmup
 
     def __call__(self, name: str, version: int, path: str) -> Servable:
         try:
-            servable = load_servable(name, version, path, self.tags)
-            if self.warmup and self.inference is not None:
-                run_warmup(servable, self.inference, self.warmup_iterations)
+            servable = load_servable(name, version, path, self._tags)
+            if self._warmup is not None:
+                self._warmup(servable)
         except ServingError as error:
-            self.metrics.record_load(path, error.code_name)
+            self._metrics.record_load(path, error.code_name)
             raise
-        self.metrics.record_load(path, "success")
+        self._metrics.record_load(path, "success")
         return servable

@@ -1,13 +1,25 @@
-"""Finds the versions under a model's base path and picks the aspired ones by version policy."""
+"""The source: watches each model's base path and emits the versions its policy aspires to.
+
+TF Serving's FileSystemStoragePathSource. It owns its polling thread and knows nothing of loading: on
+every poll it lists the numeric version directories, applies the model's version policy, and hands the
+aspired versions of each model to a callback (the manager's ``set_aspired_versions``). It polls at once
+whenever the set of watched models changes, then every ``--file_system_poll_wait_seconds`` if that is
+positive; with 0 or less the base paths are read only when the models change.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable, Sequence
 
-from tensorflow_serving.config import file_system_storage_path_source_pb2
+from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
 
 ServableVersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+ModelConfig = model_server_config_pb2.ModelConfig
+AspiredVersionsCallback = Callable[[str, dict[int, str]], None]
+JOIN_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +64,66 @@ def aspired_versions(found: dict[int, str], policy: ServableVersionPolicy) -> di
     count = max(policy.latest.num_versions, 1) if kind == "latest" else 1
     newest = sorted(found, reverse=True)[:count]
     return {version: found[version] for version in newest}
+
+
+class FileSystemSource:
+    """Polls the watched models' base paths and reports each model's aspired versions when they change."""
+
+    def __init__(self, poll_wait_seconds: float, on_aspired: AspiredVersionsCallback) -> None:
+        self.poll_wait_seconds = poll_wait_seconds
+        self._on_aspired = on_aspired
+        self._models: dict[str, ModelConfig] = {}
+        self._emitted: dict[str, dict[int, str]] = {}
+        self._poll_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def polls_again(self) -> bool:
+        """Whether base paths are re-read on a timer (else only when the models change)."""
+        return self.poll_wait_seconds > 0
+
+    def set_models(self, models: Sequence[ModelConfig]) -> None:
+        """Watch exactly these models from now on, and poll them all at once."""
+        with self._poll_lock:
+            self._models = {model.name: model for model in models}
+            self._emitted = {name: versions for name, versions in self._emitted.items() if name in self._models}
+            self._poll(force=True)
+
+    def start(self) -> None:
+        """Start the polling thread (only when polling is periodic)."""
+        if self.polls_again and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="version-source", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and join the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_SECONDS)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_wait_seconds):
+            try:
+                with self._poll_lock:
+                    self._poll(force=False)
+            except Exception:  # noqa: BLE001 - the thread must survive any one bad poll
+                log.exception("Polling the model base paths failed")
+
+    def _poll(self, force: bool) -> None:
+        for name, model in self._models.items():
+            try:
+                found = discover_versions(model.base_path)
+            except BasePathMissing as error:
+                log.error("FileSystemStoragePathSource encountered a filesystem access error: %s", error)
+                continue
+            aspired = aspired_versions(found, model.model_version_policy)
+            previous = self._emitted.get(name)
+            if not found and previous != {}:
+                log.warning(
+                    "No versions of servable %s found under base path %s. Did you forget to name your leaf "
+                    "directory as a number (eg. '/1/')?", name, model.base_path,
+                )
+            if force or aspired != previous:
+                self._emitted[name] = aspired
+                self._on_aspired(name, aspired)

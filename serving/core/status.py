@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from tensorflow_serving.apis import get_model_status_pb2
 
-from serving.core.manager import ModelManager
+from serving.core.manager import AspiredVersionsManager
 from serving.errors import invalid_argument
 
 
 def model_status_response(
-    manager: ModelManager, request: get_model_status_pb2.GetModelStatusRequest
+    manager: AspiredVersionsManager, request: get_model_status_pb2.GetModelStatusRequest
 ) -> get_model_status_pb2.GetModelStatusResponse:
     """Every version the manager knows (labels are ignored, as in TF Serving)."""
     if not request.HasField("model_spec"):

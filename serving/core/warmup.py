@@ -48,6 +48,17 @@ def run_warmup(servable: Servable, inference: Inference, iterations: int = 1) ->
     return len(logs)
 
 
+class Warmup:
+    """Replays a version's warmup records through the server's inference path, `iterations` times each."""
+
+    def __init__(self, inference: Inference, iterations: int = 1) -> None:
+        self._inference = inference
+        self._iterations = iterations
+
+    def __call__(self, servable: Servable) -> int:
+        return run_warmup(servable, self._inference, self._iterations)
+
+
 def _replay(servable: Servable, inference: Inference, entry: prediction_log_pb2.PredictionLog) -> None:
     kind = entry.WhichOneof("log_type")
     if kind == "predict_log":

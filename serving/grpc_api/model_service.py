@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 
@@ -28,12 +30,17 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         )
 
     def HandleReloadConfigRequest(self, request, context: grpc.ServicerContext):
-        return handle_call(context, self._metrics, "HandleReloadConfigRequest", "", lambda deadline: self._reload(request))
+        return handle_call(
+            context, self._metrics, "HandleReloadConfigRequest", "", lambda deadline: self._reload(request, deadline)
+        )
 
-    def _reload(self, request: model_management_pb2.ReloadConfigRequest) -> model_management_pb2.ReloadConfigResponse:
+    def _reload(
+        self, request: model_management_pb2.ReloadConfigRequest, deadline: float | None
+    ) -> model_management_pb2.ReloadConfigResponse:
+        """Apply the config; wait for new models no longer than the call's deadline (and the server's maximum)."""
         if request.config.WhichOneof("config") == "custom_model_config":
             raise invalid_argument("ReloadConfig only supports model_config_list; custom_model_config was given")
-        self._core.reload(request.config)
+        self._core.reload(request.config, None if deadline is None else deadline - time.monotonic())
         response = model_management_pb2.ReloadConfigResponse()
         response.status.error_code = OK_CODE
         return response

@@ -30,10 +30,13 @@ class GrpcOptions:
     enable_health: bool = False
 
 
-def build_grpc_server(inference: Inference, core: ServerCore, metrics: Metrics, options: GrpcOptions) -> grpc.Server:
-    """A started-ready (not yet started) server bound to the TCP port and/or the UNIX socket."""
+def build_grpc_server(
+    inference: Inference, core: ServerCore, metrics: Metrics, options: GrpcOptions, executor: futures.ThreadPoolExecutor
+) -> grpc.Server:
+    """A ready (not yet started) server bound to the TCP port and/or the UNIX socket; its calls run on
+    `executor`, which the caller owns and shuts down after stopping the server."""
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.max_threads, thread_name_prefix="grpc"),
+        executor,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
 from serving.core.inference import Inference, metadata_response
+from serving.core.server_core import ServerCore
 from serving.core.status import model_status_response
 from serving.errors import ServingError, invalid_argument
 from serving.monitoring import Metrics
@@ -30,8 +31,9 @@ class Reply:
 class RestApi:
     """Answers routed REST requests; every failure becomes ``{"error": ...}`` with TF Serving's code."""
 
-    def __init__(self, inference: Inference, metrics: Metrics, timeout_seconds: float) -> None:
+    def __init__(self, inference: Inference, core: ServerCore, metrics: Metrics, timeout_seconds: float) -> None:
         self._inference = inference
+        self._core = core
         self._metrics = metrics
         self._timeout_seconds = timeout_seconds
 
@@ -50,7 +52,7 @@ class RestApi:
         return time.monotonic() + self._timeout_seconds if self._timeout_seconds > 0 else None
 
     def _servable(self, route: Route):
-        return self._inference.manager.servable(route.model_name, version=route.version, label=route.label)
+        return self._core.serving_map.servable(route.model_name, version=route.version, label=route.label)
 
     def _predict(self, route: Route, body: bytes) -> bytes:
         document = json_tensor.parse_json_body(body)
@@ -90,22 +92,21 @@ class RestApi:
         if version is not None:
             spec.version.value = version
         request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
-        return model_status_response(self._inference.manager, request)
+        return model_status_response(self._core.manager, request)
 
     def _metadata(self, route: Route, body: bytes) -> bytes:
         return json_messages.metadata_json(metadata_response(self._servable(route)))
 
     def _list(self, route: Route, body: bytes) -> bytes:
         """Our extension (TF Serving issue #795): every model with its versions, states and labels."""
-        manager = self._inference.manager
         models = []
-        for name in manager.model_names():
+        for name in self._core.manager.model_names():
             try:
                 status = self._status_response(name, None)
             except ServingError:
                 status = get_model_status_pb2.GetModelStatusResponse()
             versions = json_format.MessageToDict(status, preserving_proto_field_name=True).get("model_version_status", [])
-            models.append({"name": name, "model_version_status": versions, "labels": manager.labels(name)})
+            models.append({"name": name, "model_version_status": versions, "labels": self._core.serving_map.labels(name)})
         return json.dumps({"models": models}, indent=2).encode()
 
 

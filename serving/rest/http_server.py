@@ -54,8 +54,10 @@ class RestServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop accepting, close the socket and join the accept thread."""
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join()
 
 
 class DualStackServer(ThreadingHTTPServer):
