@@ -89,6 +89,7 @@ class AspiredVersionsManager:
     def end_initial_loads(self) -> None:
         """After start-up, load with ``--num_load_threads`` threads (0: one at a time) instead of the initial pool."""
         with self._lock:
+            self._executor.shutdown(wait=False)
             self._retired_executors.append(self._executor)
             self._executor = self._new_executor(self._options.num_load_threads)
 
