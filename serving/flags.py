@@ -11,7 +11,6 @@ CPUS = os.cpu_count() or 1
 
 IGNORED_FLAGS = {
     "enable_per_model_batching_parameters": "false",
-    "rest_api_num_threads": str(4 * CPUS),
     "tensorflow_session_parallelism": "0",
     "tensorflow_session_config_file": "",
     "platform_config_file": "",
@@ -70,6 +69,8 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "rest_api_port", int, 0, "REST port (0: REST off); must differ from --port")
     _flag(group, "rest_api_timeout_in_ms", int, 30000, "deadline of a REST inference call")
     _flag(group, "rest_api_enable_cors_support", bool, False, "add CORS headers to REST responses")
+    _flag(group, "rest_api_num_threads", int, 4 * CPUS, "threads running REST calls (the HTTP framing runs on one event loop)")
+    _flag(group, "rest_api_max_body_bytes", int, 64 * 2**20, "(ours) largest REST request body; a larger one answers 413")
     _flag(group, "grpc_max_threads", int, 4 * CPUS,
           "threads serving gRPC calls; with --enable_batching raised to hold max_batch_size x (num_batch_threads + 1) "
           "waiting requests (at most 512), since requests wait for their batch in these threads")

@@ -136,7 +136,12 @@ def _rest_options(flags: argparse.Namespace) -> RestOptions | None:
     if flags.rest_api_port == flags.port:
         log.error("--rest_api_port must differ from --port; the REST API is not started")
         return None
-    return RestOptions(flags.rest_api_port, flags.rest_api_enable_cors_support, _prometheus_path(flags))
+    if flags.rest_api_max_body_bytes <= 0:
+        raise FlagError(f"--rest_api_max_body_bytes must be > 0, got {flags.rest_api_max_body_bytes}")
+    return RestOptions(
+        flags.rest_api_port, flags.rest_api_enable_cors_support, _prometheus_path(flags),
+        num_threads=flags.rest_api_num_threads, max_body_bytes=flags.rest_api_max_body_bytes,
+    )
 
 
 def _prometheus_path(flags: argparse.Namespace) -> str | None:

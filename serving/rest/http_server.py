@@ -1,155 +1,189 @@
-"""The HTTP server of the REST API: keep-alive HTTP/1.1, gzip bodies, CORS, metrics and readiness."""
+"""The HTTP server of the REST API, on aiohttp: keep-alive HTTP/1.1, gzip bodies, CORS, metrics and readiness.
+
+aiohttp's C parser (llhttp) does the HTTP framing: a malformed request line, header or Content-Length
+answers 400, chunked bodies are read as such, and a body past ``--rest_api_max_body_bytes`` answers 413.
+The event loop runs in one thread of its own and only moves bytes; the API call itself (JSON decoding,
+the model run) runs on a pool of ``--rest_api_num_threads`` threads, so a slow or idle client costs a
+socket, never a thread. bench/RESULTS.md has the measurements behind the choice of stack.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import socket
 import threading
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+
+from aiohttp import http_exceptions, web
 
 from serving.errors import ServingError, invalid_argument
 from serving.rest.api import Reply, RestApi, error_reply
 from serving.rest.routes import is_api_path, route
 
 MAX_GZIP_BYTES = 100 * 2**20
-IDLE_CONNECTION_SECONDS = 60
 NOT_FOUND_PAGE = b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n</BODY></HTML>\n"
 READINESS_PATH = "/readyz"
+LISTEN_BACKLOG = 1024
+STARTUP_SECONDS = 30.0
+JSON = "application/json"
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class OneLineProtocolErrors(logging.Filter):
+    """aiohttp logs a client's malformed request with a traceback; here it is one line naming the problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, http_exceptions.HttpProcessingError):
+            record.msg, record.args = "Malformed HTTP request answered %d: %s", (error.code, error.message.strip())
+            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.INFO, "INFO"
+        return True
+
+
+protocol_log = logging.getLogger(f"{__name__}.protocol")
+protocol_log.addFilter(OneLineProtocolErrors())
+
+
+@dataclass(frozen=True)
 class RestOptions:
+    """The REST port and what it offers; the limits protect the server from its clients."""
+
     port: int = 8501
     enable_cors: bool = False
     prometheus_path: str | None = None
+    host: str | None = None
+    """None: every interface, IPv4 and IPv6."""
+    num_threads: int = 8
+    max_body_bytes: int = 64 * 2**20
+    idle_timeout_seconds: float = 60.0
+    body_timeout_seconds: float = 30.0
+    shutdown_grace_seconds: float = 30.0
 
 
 class RestServer:
-    """Owns the listening socket and its threads; ``start`` returns at once."""
+    """Owns the listening socket, its event-loop thread and the worker pool; ``start`` returns once listening."""
 
     def __init__(
-        self,
-        api: RestApi,
-        options: RestOptions,
-        render_metrics: Callable[[], str],
-        is_ready: Callable[[], bool],
+        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool]
     ) -> None:
-        handler = type(
-            "BoundRestHandler",
-            (RestHandler,),
-            {"api": api, "options": options, "render_metrics": staticmethod(render_metrics), "is_ready": staticmethod(is_ready)},
-        )
-        self._server = DualStackServer(("::", options.port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rest", daemon=True)
+        self._handler = RestHandler(api, options, render_metrics, is_ready)
+        self._options = options
+        self._loop = asyncio.new_event_loop()
+        self._workers = ThreadPoolExecutor(max_workers=max(options.num_threads, 1), thread_name_prefix="rest")
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rest-loop", daemon=True)
+        self._port = options.port
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._port
 
     def start(self) -> None:
+        """Bind and listen; raises OSError when the port cannot be had."""
         self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(STARTUP_SECONDS)
+
+    async def _open(self) -> None:
+        app = web.Application(client_max_size=self._options.max_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, auto_decompress=False, logger=protocol_log,
+            keepalive_timeout=self._options.idle_timeout_seconds, shutdown_timeout=self._options.shutdown_grace_seconds,
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._options.host, self._options.port, backlog=LISTEN_BACKLOG, reuse_address=True)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await asyncio.wait_for(request.read(), self._options.body_timeout_seconds)
+        except web.HTTPRequestEntityTooLarge:
+            message = f"Request body exceeds the limit of {self._options.max_body_bytes} bytes (--rest_api_max_body_bytes)"
+            return self._handler.response(413, error_body(message), JSON)
+        except asyncio.TimeoutError:
+            message = f"Request body not received within {self._options.body_timeout_seconds:g} s"
+            return self._handler.response(408, error_body(message), JSON)
+        status, payload, content_type = await self._loop.run_in_executor(
+            self._workers, self._handler.answer, request.method, request.raw_path, request.headers, body
+        )
+        return self._handler.response(status, payload, content_type)
 
     def stop(self) -> None:
-        """Stop accepting, close the socket and join the accept thread."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop listening, let requests in flight finish (within the grace period), then join every thread."""
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
+                self._options.shutdown_grace_seconds + STARTUP_SECONDS
+            )
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+        self._loop.close()
+        self._workers.shutdown(wait=True)
 
 
-class DualStackServer(ThreadingHTTPServer):
-    """Listens on IPv6 ``::`` and IPv4 alike, like TF Serving's REST server."""
+class RestHandler:
+    """Turns one HTTP request (method, raw path, headers, body) into a status, a body and a content type."""
 
-    address_family = socket.AF_INET6
-    daemon_threads = True
-    allow_reuse_address = True
+    def __init__(
+        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool]
+    ) -> None:
+        self._api = api
+        self._options = options
+        self._render_metrics = render_metrics
+        self._is_ready = is_ready
 
-    def server_bind(self) -> None:
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-
-
-class RestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_CONNECTION_SECONDS
-    disable_nagle_algorithm = True
-    api: RestApi
-    options: RestOptions
-    render_metrics: Callable[[], str]
-    is_ready: Callable[[], bool]
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def do_OPTIONS(self) -> None:
-        origin = self.headers.get("Origin", "")
-        self._read_body()
-        if origin.startswith(("http://", "https://")):
-            self._send(200, b"", "application/json")
-        else:
-            self._send_reply(error_reply(invalid_argument("Origin header is missing in CORS preflight")))
-
-    def _dispatch(self, method: str) -> None:
-        path = self.path.split("?", 1)[0]
+    def answer(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, bytes, str]:
+        path = raw_path.split("?", 1)[0]
+        if method == "OPTIONS":
+            return self._preflight(headers)
         try:
-            body = self._read_body()
+            body = decoded_body(body, headers.get("Content-Encoding", ""))
         except ServingError as error:
-            self._send_reply(error_reply(error))
-            return
+            return self._reply(error_reply(error))
         if is_api_path(path):
-            self._send_reply(self._api_reply(method, path, body))
-        elif method == "GET" and path == self.options.prometheus_path:
-            self._send(200, self.render_metrics().encode(), "text/plain; version=0.0.4")
-        elif method == "GET" and path == READINESS_PATH:
-            ready = self.is_ready()
-            self._send(200 if ready else 503, b'{"ready": %s}\n' % (b"true" if ready else b"false"), "application/json")
-        else:
-            self._send(404, NOT_FOUND_PAGE, "text/html")
+            return self._reply(self._api_reply(method, path, body))
+        if method == "GET" and path == self._options.prometheus_path:
+            return 200, self._render_metrics().encode(), "text/plain; version=0.0.4"
+        if method == "GET" and path == READINESS_PATH:
+            ready = self._is_ready()
+            return (200 if ready else 503), b'{"ready": %s}\n' % (b"true" if ready else b"false"), JSON
+        return 404, NOT_FOUND_PAGE, "text/html"
+
+    def _preflight(self, headers) -> tuple[int, bytes, str]:
+        if headers.get("Origin", "").startswith(("http://", "https://")):
+            return 200, b"", JSON
+        return self._reply(error_reply(invalid_argument("Origin header is missing in CORS preflight")))
 
     def _api_reply(self, method: str, path: str, body: bytes) -> Reply:
         try:
-            return self.api.handle(route(method, path), body)
+            return self._api.handle(route(method, path), body)
         except ServingError as error:
             return error_reply(error)
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        if self.headers.get("Content-Encoding", "").lower() == "gzip" and body:
-            return _gunzip(body)
+    @staticmethod
+    def _reply(reply: Reply) -> tuple[int, bytes, str]:
+        return reply.status, reply.body, JSON
+
+    def response(self, status: int, body: bytes, content_type: str) -> web.Response:
+        response = web.Response(status=status, body=body, headers={"Content-Type": content_type})
+        if self._options.enable_cors:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = "POST, GET"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        return response
+
+
+def error_body(message: str) -> bytes:
+    return error_reply(invalid_argument(message)).body
+
+
+def decoded_body(body: bytes, content_encoding: str) -> bytes:
+    """The request body, gunzipped (at most 100 MiB) when it says gzip."""
+    if content_encoding.lower() != "gzip" or not body:
         return body
-
-    def _send_reply(self, reply: Reply) -> None:
-        self._send(reply.status, reply.body, "application/json")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if self.options.enable_cors:
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Access-Control-Allow-Methods", "POST, GET")
-            self.send_header("Access-Control-Allow-Headers", "Content-Type")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-def _gunzip(body: bytes) -> bytes:
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         data = decompressor.decompress(body, MAX_GZIP_BYTES + 1)
