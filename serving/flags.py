@@ -78,6 +78,8 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "ssl_config_file", str, "", "text SSLConfig (server_key, server_cert, custom_ca, client_verify) for gRPC TLS")
     _flag(group, "enable_grpc_healthcheck_service", bool, False, "register grpc.health.v1.Health")
     _flag(group, "monitoring_config_file", str, "", "text MonitoringConfig; enables Prometheus metrics on the REST port")
+    _flag(group, "shutdown_grace_seconds", float, 30.0,
+          "(ours) on SIGTERM/SIGINT, how long calls in flight may finish while new ones are refused; a second signal exits at once")
     _flag(group, "version", bool, False, "print the versions and exit")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from serving.core.loading import VersionLoader
 from serving.core.server_core import ServerCore, StartupFailed
 from serving.core.serving_map import ServingMap
 from serving.core.warmup import Warmup
+from serving.drain import GateInterceptor, RequestGate
 from serving.errors import ServingError
 from serving.flags import FlagError, parse_flags
 from serving.grpc_api.server import build_grpc_server
@@ -31,6 +33,7 @@ from serving.tf_runtime import configure_gpus, configure_threads
 
 log = logging.getLogger("serving")
 GRPC_STOP_GRACE_SECONDS = 5
+EXIT_ON_SECOND_SIGNAL = 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(options: ServerOptions) -> int:
-    """Run until SIGTERM or SIGINT, then stop cleanly.
+    """Run until SIGTERM or SIGINT, drain, then stop cleanly; a second signal exits at once.
 
     The signals are caught from the moment the initial models have loaded, before any port opens: a
     SIGTERM sent as soon as a port answers then stops the server cleanly instead of killing it halfway
@@ -57,14 +60,28 @@ def serve(options: ServerOptions) -> int:
     server = start_server(options, before_ports_open=lambda: _stop_on_signals(stop))
     while not stop.wait(0.5):
         pass
+    log.info("Draining: new calls are refused; waiting up to %g s for calls in flight", options.shutdown_grace_seconds)
+    if not server.drain(options.shutdown_grace_seconds):
+        log.warning("Calls still running after %g s are cut off", options.shutdown_grace_seconds)
     log.info("Stopping the server")
     server.stop()
     return 0
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
+    def first_signal(signum: int, _frame: object) -> None:
+        stop.set()
+        for again in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(again, _exit_at_once)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, first_signal)
+
+
+def _exit_at_once(signum: int, _frame: object) -> None:
+    log.warning("Second %s: exiting without waiting for calls in flight", signal.Signals(signum).name)
+    logging.shutdown()
+    os._exit(EXIT_ON_SECOND_SIGNAL)
 
 
 @dataclass
@@ -77,6 +94,11 @@ class RunningServer:
     grpc_executor: ThreadPoolExecutor
     rest_server: RestServer | None
     scheduler: BatchScheduler | None
+    gate: RequestGate
+
+    def drain(self, timeout: float) -> bool:
+        """Readiness fails and new calls are refused from now on; wait (bounded) for the calls in flight."""
+        return self.gate.drain(timeout)
 
     def stop(self) -> None:
         """Close the ports, let calls in flight finish, then stop loading and batching; joins every thread."""
@@ -106,12 +128,13 @@ def start_server(options: ServerOptions, before_ports_open: Callable[[], None] =
         _stop_all(core, scheduler)
         raise
     before_ports_open()
+    gate = RequestGate()
     grpc_executor = ThreadPoolExecutor(max_workers=options.grpc.max_threads, thread_name_prefix="grpc")
-    grpc_server = build_grpc_server(inference, core, metrics, options.grpc, grpc_executor)
+    grpc_server = build_grpc_server(inference, core, metrics, options.grpc, grpc_executor, [GateInterceptor(gate)])
     grpc_server.start()
     log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", options.grpc.port)
-    rest_server = start_rest(options, inference, metrics, core)
-    return RunningServer(core, inference, grpc_server, grpc_executor, rest_server, scheduler)
+    rest_server = start_rest(options, inference, metrics, core, gate)
+    return RunningServer(core, inference, grpc_server, grpc_executor, rest_server, scheduler, gate)
 
 
 def _stop_all(core: ServerCore, scheduler: BatchScheduler | None) -> None:
@@ -120,11 +143,13 @@ def _stop_all(core: ServerCore, scheduler: BatchScheduler | None) -> None:
         scheduler.stop()
 
 
-def start_rest(options: ServerOptions, inference: Inference, metrics: Metrics, core: ServerCore) -> RestServer | None:
+def start_rest(
+    options: ServerOptions, inference: Inference, metrics: Metrics, core: ServerCore, gate: RequestGate
+) -> RestServer | None:
     if options.rest is None:
         return None
     api = RestApi(inference, core, metrics, options.rest_api_timeout_seconds)
-    server = RestServer(api, options.rest, metrics.render, core.is_ready)
+    server = RestServer(api, options.rest, metrics.render, lambda: core.is_ready() and not gate.draining, gate)
     server.start()
     log.info("Exporting HTTP/REST API at:localhost:%d ...", options.rest.port)
     return server

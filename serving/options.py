@@ -50,6 +50,7 @@ class ServerOptions:
     """Times each warmup record is replayed; None: warmup off."""
     tensor_content: bool = False
     rest_api_timeout_seconds: float = 30.0
+    shutdown_grace_seconds: float = 30.0
 
 
 def parse_options(argv: list[str]) -> ServerOptions:
@@ -74,7 +75,14 @@ def server_options(flags: argparse.Namespace) -> ServerOptions:
         warmup_iterations=max(flags.num_request_iterations_for_warmup, 1) if flags.enable_model_warmup else None,
         tensor_content=flags.enable_serialization_as_tensor_content,
         rest_api_timeout_seconds=flags.rest_api_timeout_in_ms / 1000,
+        shutdown_grace_seconds=_non_negative(flags.shutdown_grace_seconds, "--shutdown_grace_seconds"),
     )
+
+
+def _non_negative(value: float, flag: str) -> float:
+    if value < 0:
+        raise FlagError(f"{flag} must be >= 0, got {value:g}")
+    return value
 
 
 def _initial_config(flags: argparse.Namespace) -> ModelServerConfig:

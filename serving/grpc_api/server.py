@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -31,12 +32,14 @@ class GrpcOptions:
 
 
 def build_grpc_server(
-    inference: Inference, core: ServerCore, metrics: Metrics, options: GrpcOptions, executor: futures.ThreadPoolExecutor
+    inference: Inference, core: ServerCore, metrics: Metrics, options: GrpcOptions, executor: futures.ThreadPoolExecutor,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> grpc.Server:
     """A ready (not yet started) server bound to the TCP port and/or the UNIX socket; its calls run on
     `executor`, which the caller owns and shuts down after stopping the server."""
     server = grpc.server(
         executor,
+        interceptors=list(interceptors),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

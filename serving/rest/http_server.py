@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import http_exceptions, web
 
+from serving.drain import SHUTTING_DOWN, RequestGate
 from serving.errors import ServingError, invalid_argument
 from serving.rest.api import Reply, RestApi, error_reply
 from serving.rest.routes import is_api_path, route
@@ -28,6 +29,8 @@ NOT_FOUND_PAGE = b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H
 READINESS_PATH = "/readyz"
 LISTEN_BACKLOG = 1024
 STARTUP_SECONDS = 30.0
+STOP_GRACE_SECONDS = 5.0
+"""On stop, calls still running get this long (the server drains first on SIGTERM: serving.drain)."""
 JSON = "application/json"
 log = logging.getLogger(__name__)
 
@@ -60,17 +63,18 @@ class RestOptions:
     max_body_bytes: int = 64 * 2**20
     idle_timeout_seconds: float = 60.0
     body_timeout_seconds: float = 30.0
-    shutdown_grace_seconds: float = 30.0
 
 
 class RestServer:
     """Owns the listening socket, its event-loop thread and the worker pool; ``start`` returns once listening."""
 
     def __init__(
-        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool]
+        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool],
+        gate: RequestGate,
     ) -> None:
         self._handler = RestHandler(api, options, render_metrics, is_ready)
         self._options = options
+        self._gate = gate
         self._loop = asyncio.new_event_loop()
         self._workers = ThreadPoolExecutor(max_workers=max(options.num_threads, 1), thread_name_prefix="rest")
         self._runner: web.AppRunner | None = None
@@ -91,7 +95,7 @@ class RestServer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, auto_decompress=False, logger=protocol_log,
-            keepalive_timeout=self._options.idle_timeout_seconds, shutdown_timeout=self._options.shutdown_grace_seconds,
+            keepalive_timeout=self._options.idle_timeout_seconds, shutdown_timeout=STOP_GRACE_SECONDS,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._options.host, self._options.port, backlog=LISTEN_BACKLOG, reuse_address=True)
@@ -99,6 +103,17 @@ class RestServer:
         self._port = self._runner.addresses[0][1]
 
     async def _handle(self, request: web.Request) -> web.Response:
+        """API calls pass the request gate; readiness, metrics and 404s answer even while draining."""
+        if not is_api_path(request.raw_path):
+            return await self._admitted(request)
+        if not self._gate.enter():
+            return self._handler.response(503, error_body(SHUTTING_DOWN), JSON)
+        try:
+            return await self._admitted(request)
+        finally:
+            self._gate.leave()
+
+    async def _admitted(self, request: web.Request) -> web.Response:
         try:
             body = await asyncio.wait_for(request.read(), self._options.body_timeout_seconds)
         except web.HTTPRequestEntityTooLarge:
@@ -113,10 +128,10 @@ class RestServer:
         return self._handler.response(status, payload, content_type)
 
     def stop(self) -> None:
-        """Stop listening, let requests in flight finish (within the grace period), then join every thread."""
+        """Stop listening, give calls still running STOP_GRACE_SECONDS, then join every thread."""
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
-                self._options.shutdown_grace_seconds + STARTUP_SECONDS
+                STOP_GRACE_SECONDS + STARTUP_SECONDS
             )
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
