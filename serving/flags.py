@@ -65,8 +65,10 @@ def _flag(group, name: str, kind=str, default=None, help_text: str = "") -> None
 def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("network")
     _flag(group, "port", int, 8500, "gRPC port on 0.0.0.0; 0 disables TCP gRPC (then --grpc_socket_path is needed)")
+    _flag(group, "grpc_bind_address", str, "0.0.0.0", "(ours) address the gRPC port listens on (127.0.0.1: this machine only)")
     _flag(group, "grpc_socket_path", str, "", "also serve gRPC on this UNIX socket")
     _flag(group, "rest_api_port", int, 0, "REST port (0: REST off); must differ from --port")
+    _flag(group, "rest_api_bind_address", str, "", "(ours) address the REST port listens on (empty: every IPv4 and IPv6 address)")
     _flag(group, "rest_api_timeout_in_ms", int, 30000, "deadline of a REST inference call")
     _flag(group, "rest_api_enable_cors_support", bool, False, "add CORS headers to REST responses")
     _flag(group, "rest_api_num_threads", int, 4 * CPUS, "threads running REST calls (the HTTP framing runs on one event loop)")
@@ -88,6 +90,9 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "model_name", str, "default", "model name when --model_base_path is used")
     _flag(group, "model_base_path", str, "", "directory holding numbered version directories")
     _flag(group, "model_config_file", str, "", "text ModelServerConfig; overrides --model_name/--model_base_path")
+    _flag(group, "allowed_model_base_paths", str, "",
+          "(ours) comma-separated directories; a model base path outside them is refused, from the flags, the "
+          "config file or ReloadConfig (empty: no restriction)")
     _flag(group, "model_config_file_poll_wait_seconds", int, 0, "re-read the config file this often (0: read once)")
     _flag(group, "file_system_poll_wait_seconds", int, 1, "scan base paths for versions this often (0: once, <0: never)")
     _flag(group, "saved_model_tags", str, "serve", "comma-separated MetaGraph tags to load")

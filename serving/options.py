@@ -107,6 +107,7 @@ def _core_options(flags: argparse.Namespace) -> ServerCoreOptions:
         model_config_file_poll_wait_seconds=flags.model_config_file_poll_wait_seconds,
         allow_version_labels_for_unavailable_models=flags.allow_version_labels_for_unavailable_models,
         max_reload_wait_seconds=flags.reload_config_timeout_seconds,
+        allowed_base_paths=tuple(path.strip() for path in flags.allowed_model_base_paths.split(",") if path.strip()),
     )
 
 
@@ -114,6 +115,7 @@ def _grpc_options(flags: argparse.Namespace, batching: BatchingOptions | None) -
     ssl_config = read_text_proto(flags.ssl_config_file, SSLConfig(), "SSLConfig") if flags.ssl_config_file else None
     return GrpcOptions(
         port=flags.port,
+        bind_address=flags.grpc_bind_address,
         socket_path=flags.grpc_socket_path,
         max_threads=handler_threads(flags.grpc_max_threads, batching),
         channel_arguments=channel_arguments(flags.grpc_channel_arguments),
@@ -148,7 +150,8 @@ def _rest_options(flags: argparse.Namespace) -> RestOptions | None:
         raise FlagError(f"--rest_api_max_body_bytes must be > 0, got {flags.rest_api_max_body_bytes}")
     return RestOptions(
         flags.rest_api_port, flags.rest_api_enable_cors_support, _prometheus_path(flags),
-        num_threads=flags.rest_api_num_threads, max_body_bytes=flags.rest_api_max_body_bytes,
+        host=flags.rest_api_bind_address or None, num_threads=flags.rest_api_num_threads,
+        max_body_bytes=flags.rest_api_max_body_bytes,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from serving.config.allowed_paths import check_base_paths_allowed
 from serving.config.model_config import ModelServerConfig, check_platforms_unchanged, read_model_server_config, validate
 from serving.core.manager import AspiredVersionsManager, Loader, ManagerOptions
 from serving.core.serving_map import ServingMap
@@ -39,6 +40,8 @@ class ServerCoreOptions:
     model_config_file_poll_wait_seconds: float = 0.0
     allow_version_labels_for_unavailable_models: bool = False
     max_reload_wait_seconds: float = 300.0
+    allowed_base_paths: tuple[str, ...] = ()
+    """Directories outside which no model base path is accepted (empty: any)."""
 
 
 class ServerCore:
@@ -138,6 +141,7 @@ class ServerCore:
 
     def _apply(self, config: ModelServerConfig) -> None:
         validate(config)
+        check_base_paths_allowed(config, self._options.allowed_base_paths)
         self.manager.set_models(model_names(config))
         self._source.set_models(list(config.model_config_list.config))
         self._config = config

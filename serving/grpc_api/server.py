@@ -24,6 +24,7 @@ HEALTH_SERVICE_NAMES = ("ModelService", "PredictionService")
 @dataclass
 class GrpcOptions:
     port: int = 8500
+    bind_address: str = "0.0.0.0"
     socket_path: str = ""
     max_threads: int = 16
     channel_arguments: list[tuple[str, object]] = field(default_factory=list)
@@ -51,7 +52,8 @@ def build_grpc_server(
     if options.enable_health:
         _add_health_service(server)
     if options.port:
-        address = f"0.0.0.0:{options.port}"
+        host = f"[{options.bind_address}]" if ":" in options.bind_address else options.bind_address
+        address = f"{host}:{options.port}"
         if options.ssl_config is not None:
             server.add_secure_port(address, server_credentials(options.ssl_config))
         else:
