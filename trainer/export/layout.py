@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from trainer.errors import TrainerError
@@ -18,6 +19,8 @@ from trainer.errors import TrainerError
 MODEL_JSON = Path("assets.extra") / "model.json"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 TEMP_PREFIX = ".tmp-"
+UNOWNED_TEMP_STALE_SECONDS = 3600
+"""A `.tmp-*` folder that names no writer process (made before names carried one) is stale after this long."""
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -80,12 +83,37 @@ def check_family(directory: Path, family: str) -> None:
 
 
 def make_temp_dir(directory: Path) -> Path:
-    """Create directory (if needed) and a fresh hidden `.tmp-*` folder inside it to write an export into."""
+    """Create directory (if needed) and a fresh hidden `.tmp-<pid>-*` folder inside it to write an export into.
+
+    Temp folders left by exports whose process has died are removed first.
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=directory))
+        remove_stale_temp_dirs(directory)
+        return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=directory))
     except OSError as error:
         raise TrainerError(f"cannot create an export under {directory}: {error.strerror}") from error
+
+
+def remove_stale_temp_dirs(directory: Path) -> list[Path]:
+    """Remove the `.tmp-*` folders of `directory` that no live process is writing; return them."""
+    stale = [child for child in directory.iterdir() if child.name.startswith(TEMP_PREFIX) and _is_stale(child)]
+    for child in stale:
+        shutil.rmtree(child, ignore_errors=True)
+    return stale
+
+
+def _is_stale(temp_dir: Path) -> bool:
+    writer = temp_dir.name[len(TEMP_PREFIX):].split("-", 1)[0]
+    if not writer.isdigit():
+        return time.time() - temp_dir.stat().st_mtime > UNOWNED_TEMP_STALE_SECONDS
+    try:
+        os.kill(int(writer), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def discard(temp_dir: Path) -> None:
@@ -97,12 +125,23 @@ def discard(temp_dir: Path) -> None:
         pass
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def publish(temp_dir: Path, version: int) -> Path:
-    """Atomically rename temp_dir to its sibling `<version>`; refuse if that version appeared meanwhile."""
+    """Atomically rename temp_dir to its sibling `<version>`; refuse if that version appeared meanwhile.
+
+    The version folder gets the permissions the umask allows (0755 under the usual 022), like the files
+    in it, so a server running as another user can read it (mkdtemp made it 0700).
+    """
     target = temp_dir.parent / str(version)
     if target.exists():
         raise TrainerError(f"{target} was created by another export while this one ran; export again")
     try:
+        temp_dir.chmod(0o777 & ~_umask())
         os.rename(temp_dir, target)
     except OSError as error:
         raise TrainerError(f"cannot publish {target}: {error.strerror}") from error
