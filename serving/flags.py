@@ -115,6 +115,8 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "tensorflow_inter_op_parallelism", int, 0, "ops run in parallel (0: automatic)")
     _flag(group, "per_process_gpu_memory_fraction", float, 0.0, "cap of GPU memory per GPU (0: TensorFlow's default)")
     _flag(group, "enable_serialization_as_tensor_content", bool, False, "gRPC outputs in tensor_content bytes")
+    _flag(group, "max_rows_per_request", int, 0,
+          "(ours) refuse requests of more rows than this (0: no cap); bounds the memory one request can take")
 
 
 class FlagError(Exception):

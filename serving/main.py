@@ -18,6 +18,7 @@ from serving import __version__
 from serving.batching.scheduler import BatchScheduler
 from serving.core.inference import Inference, run_directly
 from serving.core.loading import VersionLoader
+from serving.core.row_limit import RowLimit
 from serving.core.server_core import ServerCore, StartupFailed
 from serving.core.serving_map import ServingMap
 from serving.core.warmup import Warmup
@@ -119,7 +120,10 @@ def start_server(options: ServerOptions, before_ports_open: Callable[[], None] =
     metrics = Metrics()
     scheduler = BatchScheduler(options.batching) if options.batching is not None else None
     serving_map = ServingMap()
-    inference = Inference(serving_map, scheduler or run_directly, options.tensor_content)
+    runner = scheduler or run_directly
+    if options.max_rows_per_request:
+        runner = RowLimit(runner, options.max_rows_per_request)
+    inference = Inference(serving_map, runner, options.tensor_content)
     warmup = Warmup(inference, options.warmup_iterations) if options.warmup_iterations else None
     core = ServerCore(options.core, VersionLoader(options.saved_model_tags, metrics, warmup), serving_map)
     try:

@@ -51,6 +51,8 @@ class ServerOptions:
     tensor_content: bool = False
     rest_api_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
+    max_rows_per_request: int = 0
+    """0: no cap."""
 
 
 def parse_options(argv: list[str]) -> ServerOptions:
@@ -76,6 +78,7 @@ def server_options(flags: argparse.Namespace) -> ServerOptions:
         tensor_content=flags.enable_serialization_as_tensor_content,
         rest_api_timeout_seconds=flags.rest_api_timeout_in_ms / 1000,
         shutdown_grace_seconds=_non_negative(flags.shutdown_grace_seconds, "--shutdown_grace_seconds"),
+        max_rows_per_request=int(_non_negative(flags.max_rows_per_request, "--max_rows_per_request")),
     )
 
 
