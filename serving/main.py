@@ -25,6 +25,7 @@ from serving.core.manager import ManagerOptions, ModelManager
 from serving.core.server_core import ServerCore, StartupFailed
 from serving.errors import ServingError
 from serving.flags import FlagError, channel_arguments, parse_flags
+from serving.grpc_api.profiler import profiler_backend
 from serving.grpc_api.server import GrpcOptions, build_grpc_server
 from serving.monitoring import DEFAULT_PATH, Metrics
 from serving.rest.api import RestApi
@@ -114,7 +115,8 @@ def start_server(flags: argparse.Namespace, before_ports_open: Callable[[], None
 
 def build_core(flags: argparse.Namespace, metrics: Metrics) -> tuple[ServerCore, Inference, BatchScheduler | None]:
     tags = frozenset(tag.strip() for tag in flags.saved_model_tags.split(",") if tag.strip())
-    loader = VersionLoader(tags, metrics, flags.enable_model_warmup, max(flags.num_request_iterations_for_warmup, 1))
+    loader = VersionLoader(tags, metrics, flags.enable_model_warmup, max(flags.num_request_iterations_for_warmup, 1),
+                           flags.prefer_tflite_model, flags.num_tflite_pools)
     manager = ModelManager(
         loader,
         ManagerOptions(
@@ -144,6 +146,7 @@ def grpc_options(flags: argparse.Namespace, scheduler: BatchScheduler | None = N
         channel_arguments=channel_arguments(flags.grpc_channel_arguments),
         ssl_config=ssl_config,
         enable_health=flags.enable_grpc_healthcheck_service,
+        profiler_target=profiler_backend() if flags.enable_profiler else None,
     )
 
 

@@ -14,6 +14,7 @@ from serving.core.inference import Inference
 from serving.core.server_core import ServerCore
 from serving.grpc_api.model_service import ModelServicer
 from serving.grpc_api.prediction_service import PredictionServicer
+from serving.grpc_api.profiler import ProfilerForwarder
 from serving.monitoring import Metrics
 
 MAX_MESSAGE_BYTES = 2**31 - 1
@@ -28,6 +29,7 @@ class GrpcOptions:
     channel_arguments: list[tuple[str, object]] = field(default_factory=list)
     ssl_config: SSLConfig | None = None
     enable_health: bool = False
+    profiler_target: str | None = None  # TensorFlow's profiler server to forward ProfilerService calls to
 
 
 def build_grpc_server(inference: Inference, core: ServerCore, metrics: Metrics, options: GrpcOptions) -> grpc.Server:
@@ -44,6 +46,8 @@ def build_grpc_server(inference: Inference, core: ServerCore, metrics: Metrics, 
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(core, metrics), server)
     if options.enable_health:
         _add_health_service(server)
+    if options.profiler_target:
+        server.add_generic_rpc_handlers((ProfilerForwarder(options.profiler_target),))
     if options.port:
         address = f"0.0.0.0:{options.port}"
         if options.ssl_config is not None:
