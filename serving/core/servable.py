@@ -29,7 +29,7 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 
 from serving.core.signature import INIT_OP_SIGNATURE, Signature, signature_from_proto
-from serving.core.tensors import NUMPY_BY_DTYPE, dtype_name
+from serving.core.tensors import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, dtype_name
 from serving.errors import ServingError, from_tensorflow_error, invalid_argument, not_found
 
 SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
@@ -218,7 +218,7 @@ def _check_dtype(index: int, dtype: int, value: np.ndarray, alias: str) -> None:
     expected = NUMPY_BY_DTYPE.get(dtype)
     if expected is None or value.dtype == expected:
         return
-    provided = "string" if value.dtype.kind in "OSU" else value.dtype.name
+    provided = "string" if value.dtype.kind in "OSU" else dtype_name(DTYPE_BY_NUMPY.get(value.dtype, 0))
     raise invalid_argument(
         f"Expects arg[{index}] to be {dtype_name(dtype)} but {provided} is provided (input '{alias}')"
     )

@@ -1,0 +1,68 @@
+"""Errors raised inside the graph reach users as the check's own message, with the same status code.
+
+TensorFlow's text around it (``Graph execution error``, the condition, tensor and node names) says nothing
+to a client; TF Serving's status code (INVALID_ARGUMENT, HTTP 400) stays.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from model_factory import export_checked_scale
+from server_process import start_in_process
+from serving.errors import user_message
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("checked")
+    export_checked_scale(str(root / "scale"), 1)
+    handle = start_in_process("--model_name=scale", f"--model_base_path={root / 'scale'}", "--enable_profiler=false")
+    yield handle
+    handle.stop()
+
+
+def test_a_failed_check_answers_its_message_over_grpc(server):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "scale"
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([1.0], np.float32)))
+    request.inputs["temperature"].CopyFrom(tf.make_tensor_proto(np.array([0.0], np.float32)))
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == "temperature must be positive"
+
+
+def test_a_failed_check_answers_its_message_over_rest(server):
+    body = json.dumps({"instances": [{"x": 1.0, "temperature": -1.0}]}).encode()
+    request = urllib.request.Request(f"{server.rest_url}/v1/models/scale:predict", data=body)
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert json.load(caught.value) == {"error": "temperature must be positive"}
+
+
+@pytest.mark.parametrize(
+    "tensorflow_message, shown",
+    [
+        ("Graph execution error:\n\nassertion failed: [length must be at most 500] [Condition x <= y did not hold "
+         "element-wise:] [x (length:0) = ] [501]\n\t [[{{node assert_less_equal/Assert/AssertGuard/Assert}}]]",
+         "length must be at most 500"),
+        ("Matrix size-incompatible: In[0]: [1,5], In[1]: [784,10]\n\t [[{{node sequential/dense/MatMul}}]]",
+         "Matrix size-incompatible: In[0]: [1,5], In[1]: [784,10]"),
+        ("Incompatible shapes: [2] vs. [3]\n\t [[{{function_node __inference_serve_12}}{{node add}}]]",
+         "Incompatible shapes: [2] vs. [3]"),
+        ("assertion failed: [] [Condition x > 0 did not hold]", "assertion failed: [] [Condition x > 0 did not hold]"),
+    ],
+)
+def test_user_message_keeps_what_the_user_can_act_on(tensorflow_message, shown):
+    assert user_message(tensorflow_message) == shown
