@@ -18,7 +18,6 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from model_factory import export_checked_scale
 from server_process import start_in_process
-from serving.errors import user_message
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +48,3 @@ def test_a_failed_check_answers_its_message_over_rest(server):
         urllib.request.urlopen(request, timeout=30)
     assert caught.value.code == 400
     assert json.load(caught.value) == {"error": "temperature must be positive"}
-
-
-@pytest.mark.parametrize(
-    "tensorflow_message, shown",
-    [
-        ("Graph execution error:\n\nassertion failed: [length must be at most 500] [Condition x <= y did not hold "
-         "element-wise:] [x (length:0) = ] [501]\n\t [[{{node assert_less_equal/Assert/AssertGuard/Assert}}]]",
-         "length must be at most 500"),
-        ("Matrix size-incompatible: In[0]: [1,5], In[1]: [784,10]\n\t [[{{node sequential/dense/MatMul}}]]",
-         "Matrix size-incompatible: In[0]: [1,5], In[1]: [784,10]"),
-        ("Incompatible shapes: [2] vs. [3]\n\t [[{{function_node __inference_serve_12}}{{node add}}]]",
-         "Incompatible shapes: [2] vs. [3]"),
-        ("assertion failed: [] [Condition x > 0 did not hold]", "assertion failed: [] [Condition x > 0 did not hold]"),
-    ],
-)
-def test_user_message_keeps_what_the_user_can_act_on(tensorflow_message, shown):
-    assert user_message(tensorflow_message) == shown
