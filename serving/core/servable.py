@@ -144,7 +144,20 @@ def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> S
     """Load one version directory; raises ServingError with TensorFlow's message when it is unusable."""
     meta_graph = read_meta_graph(path, tags)
     session = _open_session(path, tags)
-    signature_defs = dict(meta_graph.signature_def)
+    return build_servable(
+        name, version, path, dict(meta_graph.signature_def), lambda value: SessionSignature(session, value), session
+    )
+
+
+def build_servable(
+    name: str,
+    version: int,
+    path: str,
+    signature_defs: dict[str, meta_graph_pb2.SignatureDef],
+    bind: Callable[[meta_graph_pb2.SignatureDef], SignatureCall],
+    runtime: Any,
+) -> Servable:
+    """A Servable whose runnable signatures (all but the init op) are bound by ``bind`` to ``runtime``."""
     runnable = {key: value for key, value in signature_defs.items() if key != INIT_OP_SIGNATURE}
     return Servable(
         name=name,
@@ -152,8 +165,8 @@ def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> S
         path=path,
         signatures={key: signature_from_proto(key, value) for key, value in runnable.items()},
         signature_defs=signature_defs,
-        _calls={key: SessionSignature(session, value) for key, value in runnable.items()},
-        _session=session,
+        _calls={key: bind(value) for key, value in runnable.items()},
+        _session=runtime,
     )
 
 

@@ -29,8 +29,8 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.lite.python import schema_py_generated as schema
 
-from serving.core.servable import Servable, load_servable
-from serving.core.signature import DEFAULT_SIGNATURE, signature_from_proto
+from serving.core.servable import Servable, build_servable, load_servable
+from serving.core.signature import DEFAULT_SIGNATURE
 from serving.core.tensors import DTYPE_BY_NUMPY
 from serving.errors import invalid_argument
 
@@ -57,15 +57,7 @@ def load_tflite_servable(name: str, version: int, path: str, pool_size: int = 1)
     signature_defs = read_signature_defs(content) or generated_signature_defs(pool.tensor_details())
     for key, signature_def in signature_defs.items():
         pool.resolve_names(key, signature_def)
-    return Servable(
-        name=name,
-        version=version,
-        path=path,
-        signatures={key: signature_from_proto(key, value) for key, value in signature_defs.items()},
-        signature_defs=signature_defs,
-        _calls={key: TfLiteSignature(pool, value) for key, value in signature_defs.items()},
-        _session=pool,
-    )
+    return build_servable(name, version, path, signature_defs, lambda value: TfLiteSignature(pool, value), pool)
 
 
 def read_signature_defs(content: bytes) -> dict[str, meta_graph_pb2.SignatureDef]:

@@ -14,19 +14,18 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 
 from model_factory import export_checked_scale
-from server_process import start_in_process
+from server_process import prediction_stub, running
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("checked")
     export_checked_scale(str(root / "scale"), 1)
-    handle = start_in_process("--model_name=scale", f"--model_base_path={root / 'scale'}", "--enable_profiler=false")
-    yield handle
-    handle.stop()
+    with running("--model_name=scale", f"--model_base_path={root / 'scale'}", "--enable_profiler=false") as handle:
+        yield handle
 
 
 def test_a_failed_check_answers_its_message_over_grpc(server):
@@ -34,9 +33,8 @@ def test_a_failed_check_answers_its_message_over_grpc(server):
     request.model_spec.name = "scale"
     request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([1.0], np.float32)))
     request.inputs["temperature"].CopyFrom(tf.make_tensor_proto(np.array([0.0], np.float32)))
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    with prediction_stub(server) as stub, pytest.raises(grpc.RpcError) as caught:
+        stub.Predict(request, timeout=30)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details() == "temperature must be positive"
 

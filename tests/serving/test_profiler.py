@@ -7,10 +7,10 @@ import threading
 import grpc
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 
 from model_factory import export_half_plus
-from server_process import start_in_process
+from server_process import ServerHandle, prediction_stub, running
 
 PROFILE_METHOD = "/tensorflow.ProfilerService/Profile"
 
@@ -22,38 +22,32 @@ def base_path(tmp_path_factory):
     return str(root / "default")
 
 
-def keep_predicting(target: str, stop: threading.Event) -> None:
+def keep_predicting(handle: ServerHandle, stop: threading.Event) -> None:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "default"
     request.inputs["x"].CopyFrom(tf.make_tensor_proto([1.0, 2.0]))
-    with grpc.insecure_channel(target) as channel:
-        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    with prediction_stub(handle) as stub:
         while not stop.is_set():
             stub.Predict(request, timeout=10)
 
 
 def test_a_trace_taken_through_the_grpc_port_records_the_served_model(base_path, tmp_path):
-    handle = start_in_process("--model_name=default", f"--model_base_path={base_path}")
     stop = threading.Event()
-    traffic = threading.Thread(target=keep_predicting, args=(handle.grpc_target, stop))
-    traffic.start()
-    try:
-        tf.profiler.experimental.client.trace(f"grpc://{handle.grpc_target}", str(tmp_path), 1000)
-    finally:
-        stop.set()
-        traffic.join()
-        handle.stop()
+    with running("--model_name=default", f"--model_base_path={base_path}") as handle:
+        traffic = threading.Thread(target=keep_predicting, args=(handle, stop))
+        traffic.start()
+        try:
+            tf.profiler.experimental.client.trace(f"grpc://{handle.grpc_target}", str(tmp_path), 1000)
+        finally:
+            stop.set()
+            traffic.join()
     traces = list((tmp_path / "plugins" / "profile").glob("*/*.xplane.pb"))
     assert len(traces) == 1 and traces[0].stat().st_size > 0
     assert b"PartitionedCall" in traces[0].read_bytes()  # an op of the served graph ran while tracing
 
 
 def test_without_the_profiler_the_service_is_unimplemented(base_path):
-    handle = start_in_process("--model_name=default", f"--model_base_path={base_path}", "--enable_profiler=false")
-    try:
-        with grpc.insecure_channel(handle.grpc_target) as channel:
-            with pytest.raises(grpc.RpcError) as caught:
-                channel.unary_unary(PROFILE_METHOD)(b"", timeout=10)
-        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    finally:
-        handle.stop()
+    with running("--model_name=default", f"--model_base_path={base_path}", "--enable_profiler=false") as handle:
+        with grpc.insecure_channel(handle.grpc_target) as channel, pytest.raises(grpc.RpcError) as caught:
+            channel.unary_unary(PROFILE_METHOD)(b"", timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -15,10 +15,10 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 
 from model_factory import export_half_plus_two_batched, export_tiny_classifier
-from server_process import start_in_process, write_config
+from server_process import prediction_stub, running, write_config
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +27,14 @@ def server(tmp_path_factory):
     export_half_plus_two_batched(str(root / "half_plus_two"), 1)
     export_tiny_classifier(str(root / "mnist"), 1)
     config = write_config(str(root / "models.config"), {name: str(root / name) for name in ("half_plus_two", "mnist")})
-    handle = start_in_process(f"--model_config_file={config}", "--enable_profiler=false")
-    yield handle
-    handle.stop()
+    with running(f"--model_config_file={config}", "--enable_profiler=false") as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
 def stub(server):
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    with prediction_stub(server) as opened:
+        yield opened
 
 
 def predict(stub, model: str, alias: str, value: np.ndarray, signature: str = "") -> predict_pb2.PredictResponse:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import any_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
 
 from model_factory import export_half_plus, half_plus_two_tflite
-from server_process import start_in_process, write_config
+from server_process import prediction_stub, running, write_config
 from trainer.export.tflite import with_serving_signature_defs
 
 
@@ -39,20 +38,19 @@ def models(tmp_path_factory):
 def serve(models, *flags):
     names = ("with_sigdef", "plain", "saved_model_only")
     config = write_config(str(models / "models.config"), {name: str(models / name) for name in names})
-    return start_in_process(f"--model_config_file={config}", "--enable_profiler=false", *flags)
+    return running(f"--model_config_file={config}", "--enable_profiler=false", *flags)
 
 
 @pytest.fixture(scope="module")
 def server(models):
-    handle = serve(models, "--prefer_tflite_model=true", "--num_tflite_pools=2")
-    yield handle
-    handle.stop()
+    with serve(models, "--prefer_tflite_model=true", "--num_tflite_pools=2") as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
 def stub(server):
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    with prediction_stub(server) as opened:
+        yield opened
 
 
 def predict(stub, model: str, value, alias: str = "x") -> dict:
@@ -104,13 +102,8 @@ def test_a_version_without_model_tflite_is_served_from_its_saved_model(stub):
 
 
 def test_without_the_flag_the_saved_model_is_served(models):
-    handle = serve(models)
-    try:
-        with grpc.insecure_channel(handle.grpc_target) as channel:
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            assert predict(stub, "with_sigdef", [[2.0]]) == {"y": [[4.0]]}
-    finally:
-        handle.stop()
+    with serve(models) as handle, prediction_stub(handle) as stub:
+        assert predict(stub, "with_sigdef", [[2.0]]) == {"y": [[4.0]]}
 
 
 def test_concurrent_calls_share_the_interpreter_pool(stub):
