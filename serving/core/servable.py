@@ -33,6 +33,7 @@ from serving.core.tensors import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, dtype_name
 from serving.errors import ServingError, from_tensorflow_error, invalid_argument, not_found
 
 SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
+SAVED_MODEL_FORMAT = "saved_model"
 
 
 class SignatureCall(Protocol):
@@ -92,6 +93,7 @@ class Servable:
     signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
     _calls: Mapping[str, SignatureCall] = field(repr=False)
     _session: Any = field(repr=False)  # what runs the signatures (a Session, a TF Lite interpreter pool)
+    model_format: str = SAVED_MODEL_FORMAT  # which file of the version serves: SavedModel or "tflite"
 
     def find_signature(self, name: str) -> Signature | None:
         return self.signatures.get(name)
@@ -156,6 +158,7 @@ def build_servable(
     signature_defs: dict[str, meta_graph_pb2.SignatureDef],
     bind: Callable[[meta_graph_pb2.SignatureDef], SignatureCall],
     runtime: Any,
+    model_format: str = SAVED_MODEL_FORMAT,
 ) -> Servable:
     """A Servable whose runnable signatures (all but the init op) are bound by ``bind`` to ``runtime``."""
     runnable = {key: value for key, value in signature_defs.items() if key != INIT_OP_SIGNATURE}
@@ -167,6 +170,7 @@ def build_servable(
         signature_defs=signature_defs,
         _calls={key: bind(value) for key, value in runnable.items()},
         _session=runtime,
+        model_format=model_format,
     )
 
 

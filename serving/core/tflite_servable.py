@@ -20,6 +20,7 @@ import queue
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from flatbuffers import flexbuffers
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.core.servable import Servable, build_servable, load_servable
 from serving.core.signature import DEFAULT_SIGNATURE
@@ -35,6 +37,7 @@ from serving.core.tensors import DTYPE_BY_NUMPY
 from serving.errors import invalid_argument
 
 TFLITE_MODEL_FILE = "model.tflite"
+TFLITE_FORMAT = "tflite"
 SIGNATURE_DEFS_METADATA = b"signature_defs_metadata"
 PREDICT_METHOD = "tensorflow/serving/predict"
 
@@ -57,7 +60,24 @@ def load_tflite_servable(name: str, version: int, path: str, pool_size: int = 1)
     signature_defs = read_signature_defs(content) or generated_signature_defs(pool.tensor_details())
     for key, signature_def in signature_defs.items():
         pool.resolve_names(key, signature_def)
-    return build_servable(name, version, path, signature_defs, lambda value: TfLiteSignature(pool, value), pool)
+    return build_servable(name, version, path, signature_defs, partial(TfLiteSignature, pool), pool, TFLITE_FORMAT)
+
+
+def warmup_applies(servable: Servable, entry: prediction_log_pb2.PredictionLog) -> bool:
+    """Whether a warmup record is for this version: on a TF Lite version, only records whose signatures the
+    model has. An export's warmup file serves its SavedModel, whose other signatures (classify, metadata, ...)
+    a TF Lite model cannot hold (TF Serving runs only its primary subgraph), so they are skipped rather than
+    failing the load. (TF Serving replays them all and fails; there, such exports need
+    ``--enable_model_warmup=false``.)"""
+    if servable.model_format != TFLITE_FORMAT:
+        return True
+    kind = entry.WhichOneof("log_type")
+    request = getattr(entry, kind).request if kind else None
+    if kind == "multi_inference_log":
+        names = [task.model_spec.signature_name for task in request.tasks]
+    else:
+        names = [request.model_spec.signature_name] if request is not None else []
+    return all((name or DEFAULT_SIGNATURE) in servable.signatures for name in names)
 
 
 def read_signature_defs(content: bytes) -> dict[str, meta_graph_pb2.SignatureDef]:

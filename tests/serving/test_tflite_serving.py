@@ -16,7 +16,7 @@ import tensorflow as tf
 from google.protobuf import any_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
 
-from model_factory import export_half_plus, half_plus_two_tflite
+from model_factory import export_half_plus, half_plus_two_tflite, write_warmup
 from server_process import prediction_stub, running, write_config
 from trainer.export.tflite import with_serving_signature_defs
 
@@ -25,20 +25,36 @@ from trainer.export.tflite import with_serving_signature_defs
 def models(tmp_path_factory):
     """``with_sigdef`` (model.tflite with signature metadata), ``plain`` (the converter's output only) and
     ``saved_model_only`` (no model.tflite). The SavedModel in each version is a half_plus_three, so the
-    answers tell which of the two files was served."""
+    answers tell which of the two files was served; its warmup file also calls a signature (``regress_x_to_y``)
+    that only the SavedModel has, as our exports' warmup calls ``metadata``."""
     root = tmp_path_factory.mktemp("tflite")
     content = half_plus_two_tflite()
     for name, tflite in (("with_sigdef", with_serving_signature_defs(content)), ("plain", content), ("saved_model_only", None)):
         path = export_half_plus(str(root / name), 123, bias=3.0)
         if tflite is not None:
             (root / name / "123" / "model.tflite").write_bytes(tflite)
+        if name != "plain":  # its generated signature names x serving_default_x
+            write_warmup(path, [warmup_request("", "x"), warmup_request("regress_x_to_y", "inputs")])
     return root
+
+
+def warmup_request(signature: str, alias: str) -> predict_pb2.PredictRequest:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = signature
+    value = [[1.0]] if alias == "x" else [example_with_x(1.0)]
+    request.inputs[alias].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def example_with_x(x: float) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature={
+        "x": tf.train.Feature(float_list=tf.train.FloatList(value=[x]))})).SerializeToString()
 
 
 def serve(models, *flags):
     names = ("with_sigdef", "plain", "saved_model_only")
     config = write_config(str(models / "models.config"), {name: str(models / name) for name in names})
-    return running(f"--model_config_file={config}", "--enable_profiler=false", *flags)
+    return running(f"--model_config_file={config}", "--enable_profiler=false", "--max_num_load_retries=0", *flags)
 
 
 @pytest.fixture(scope="module")
