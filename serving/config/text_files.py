@@ -20,12 +20,16 @@ def read_text_proto(path: str, message: Message, what: str) -> Message:
     except OSError as error:
         raise invalid_argument(f"Cannot read {what} file {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        raise invalid_argument(f"Error parsing text-format {message.DESCRIPTOR.full_name}: {path} is not UTF-8 text ({error.reason})") from None
+        raise invalid_argument(f"{_parse_error(message)}: {path} is not UTF-8 text ({error.reason})") from None
     try:
         text_format.Parse(text, message)
     except text_format.ParseError as error:
-        raise invalid_argument(f"Error parsing text-format {message.DESCRIPTOR.full_name}: {_located(error)} (in {path})") from None
+        raise invalid_argument(f"{_parse_error(message)}: {_located(error)} (in {path})") from None
     return message
+
+
+def _parse_error(message: Message) -> str:
+    return f"Error parsing text-format {message.DESCRIPTOR.full_name}"
 
 
 def _located(error: text_format.ParseError) -> str:
