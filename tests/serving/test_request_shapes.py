@@ -8,6 +8,7 @@ message (HTTP 400), without graph node names.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.request
 
@@ -104,3 +105,19 @@ def test_the_server_answers_after_refusing_bad_shapes(stub):
     for shape in [(0, 1), (3, 0), (1, 1, 1, 1, 1, 1)]:
         predict(stub, "half_plus_two", "x", np.zeros(shape, np.float32))
     assert list(predict(stub, "half_plus_two", "x", np.array([[2.0]], np.float32)).outputs["y"].float_val) == [3.0]
+
+
+def test_with_batching_requests_of_another_rank_do_not_fail_their_batch(tmp_path):
+    base = tmp_path / "half_plus_two"
+    export_half_plus_two_batched(str(base), 1)
+    parameters = tmp_path / "batching.config"
+    parameters.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 50000 }\n"
+                          "pad_variable_length_inputs: true\n")
+    values = [np.array([[2.0]], np.float32), np.array([2.0], np.float32), np.array([[2.0], [4.0]], np.float32),
+              np.array(2.0, np.float32), np.array([[[2.0]]], np.float32)] * 4
+    flags = ("--model_name=half_plus_two", f"--model_base_path={base}", "--enable_profiler=false",
+             "--enable_batching", f"--batching_parameters_file={parameters}")
+    with running(*flags) as handle, prediction_stub(handle) as stub, ThreadPoolExecutor(len(values)) as pool:
+        answers = list(pool.map(lambda value: predict(stub, "half_plus_two", "x", value), values))
+    for value, answer in zip(values, answers):
+        assert tf.make_ndarray(answer.outputs["y"]).tolist() == (0.5 * value + 2.0).tolist()
