@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+import struct
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from flatbuffers import flexbuffers
+from google.protobuf.message import DecodeError
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.lite.python import schema_py_generated as schema
@@ -86,10 +88,12 @@ def read_signature_defs(content: bytes) -> dict[str, meta_graph_pb2.SignatureDef
     for index in range(model.MetadataLength()):
         metadata = model.Metadata(index)
         if metadata.Name() == SIGNATURE_DEFS_METADATA:
-            data = model.Buffers(metadata.Buffer()).DataAsNumpy()
-            entries = flexbuffers.GetRoot(bytes(data)).AsMap
-            return {key.AsKey: meta_graph_pb2.SignatureDef.FromString(value.AsStringBytes)
-                    for key, value in zip(entries.Keys, entries.Values)}
+            try:
+                entries = flexbuffers.GetRoot(bytes(model.Buffers(metadata.Buffer()).DataAsNumpy())).AsMap
+                return {key.AsKey: meta_graph_pb2.SignatureDef.FromString(value.AsStringBytes)
+                        for key, value in zip(entries.Keys, entries.Values)}
+            except (DecodeError, ValueError, TypeError, IndexError, struct.error) as error:
+                raise invalid_argument(f"Invalid SignatureDefs found in TfLite model: {error}") from None
     return {}
 
 

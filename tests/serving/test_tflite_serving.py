@@ -18,6 +18,8 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
 
 from model_factory import export_half_plus, half_plus_two_tflite, write_warmup
 from server_process import prediction_stub, running, write_config
+from serving.core.tflite_servable import load_tflite_servable
+from serving.errors import ServingError
 from trainer.export.tflite import with_serving_signature_defs
 
 
@@ -129,3 +131,13 @@ def test_concurrent_calls_share_the_interpreter_pool(stub):
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda batch: predict(stub, "with_sigdef", batch)["y"], batches))
     assert answers == [[[0.5 * row[0] + 2.0] for row in batch] for batch in batches]
+
+
+@pytest.mark.parametrize("content", [b"not a flatbuffer", b"\x00" * 64])
+def test_a_corrupt_model_tflite_is_a_load_error(tmp_path, content):
+    version = tmp_path / "1"
+    version.mkdir()
+    (version / "model.tflite").write_bytes(content)
+    with pytest.raises(ServingError) as caught:
+        load_tflite_servable("broken", 1, str(version))
+    assert caught.value.code_name == "INVALID_ARGUMENT" and "model.tflite" in caught.value.message
