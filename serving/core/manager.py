@@ -22,6 +22,7 @@ from serving.core.heap import settle_heap
 from serving.core.servable import Servable
 from serving.core.source import BasePathMissing, aspired_versions, discover_versions
 from serving.errors import ServingError, failed_precondition, invalid_argument, not_found
+from serving.tf_runtime import traced
 
 State = get_model_status_pb2.ModelVersionStatus.State
 Loader = Callable[[str, int, str], Servable]
@@ -252,7 +253,8 @@ class ModelManager:
             if discover:
                 next_discovery = time.monotonic() + poll_seconds
             try:
-                self.reconcile(discover=discover)
+                with traced("ModelManager::Reconcile"):
+                    self.reconcile(discover=discover)
             except Exception:  # noqa: BLE001 - the loop must survive any one bad tick
                 log.exception("Version reconciliation failed")
 

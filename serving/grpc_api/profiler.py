@@ -66,6 +66,7 @@ class ProfilerForwarder(grpc.GenericRpcHandler):
 
     def __init__(self, backend_target: str) -> None:
         self._channel = grpc.insecure_channel(backend_target)
+        grpc.channel_ready_future(self._channel).result(timeout=READY_TIMEOUT_SECONDS)  # a trace starts at once
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method

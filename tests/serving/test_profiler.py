@@ -51,3 +51,10 @@ def test_without_the_profiler_the_service_is_unimplemented(base_path):
         with grpc.insecure_channel(handle.grpc_target) as channel, pytest.raises(grpc.RpcError) as caught:
             channel.unary_unary(PROFILE_METHOD)(b"", timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_an_idle_servers_trace_shows_its_version_polls(base_path, tmp_path):
+    with running("--model_name=default", f"--model_base_path={base_path}") as handle:
+        tf.profiler.experimental.client.trace(f"grpc://{handle.grpc_target}", str(tmp_path), 1000)
+    (trace,) = (tmp_path / "plugins" / "profile").glob("*/*.xplane.pb")
+    assert b"ModelManager::Reconcile" in trace.read_bytes()
