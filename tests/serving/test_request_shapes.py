@@ -20,6 +20,8 @@ from tensorflow_serving.apis import predict_pb2
 
 from model_factory import export_half_plus_two_batched, export_tiny_classifier
 from server_process import prediction_stub, running, write_config
+from serving.core import tensors
+from serving.errors import ServingError
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,11 @@ def test_with_batching_requests_of_another_rank_do_not_fail_their_batch(tmp_path
         answers = list(pool.map(lambda value: predict(stub, "half_plus_two", "x", value), values))
     for value, answer in zip(values, answers):
         assert tf.make_ndarray(answer.outputs["y"]).tolist() == (0.5 * value + 2.0).tolist()
+
+
+def test_a_declared_size_larger_than_the_free_memory_is_refused_before_allocation(monkeypatch):
+    proto = tf.make_tensor_proto(np.array([1.0], np.float32))
+    proto.tensor_shape.dim[0].size = 100 * 2**20  # 400 MB of float32 from one value on the wire
+    monkeypatch.setattr(tensors, "available_memory_bytes", lambda: 200 * 2**20)
+    with pytest.raises(ServingError, match=r"tensor parsing error: x \(shape \[104857600\] is too large\)"):
+        tensors.to_ndarray(proto, "x")
