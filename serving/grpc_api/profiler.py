@@ -81,6 +81,3 @@ class ProfilerForwarder(grpc.GenericRpcHandler):
                 context.abort(error.code(), error.details() or "")
 
         return grpc.unary_unary_rpc_method_handler(forward)
-
-    def close(self) -> None:
-        self._channel.close()
