@@ -6,6 +6,8 @@ using TensorFlow Serving's own mapping.
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 MAX_MESSAGE_CHARS = 1024
@@ -40,6 +42,26 @@ def status_code_from_number(number: int) -> grpc.StatusCode:
     return STATUS_CODE_BY_NUMBER.get(number, grpc.StatusCode.UNKNOWN)
 
 
+GRAPH_EXECUTION_PREFIX = re.compile(r"^\s*Graph execution error:\s*")
+NODE_CONTEXT = re.compile(r"\s*\[\[\{\{(?:function_)?node [^}]*\}\}(?:.|\n)*?\]\]")
+ASSERTION = re.compile(r"^assertion failed: \[(?P<message>[^\]]*)\]")
+
+
+def user_message(tensorflow_message: str) -> str:
+    """What a user should read of a TensorFlow runtime error: the check's own text, no graph internals.
+
+    TensorFlow appends the failing node (``[[{{node assert_positive/Assert}}]]``) and, for ``tf.debugging``
+    assertions, the condition and the tensor's graph name; Python's session adds ``Graph execution error:``.
+    A failed assertion answers with its ``message`` alone (``temperature must be positive``); any other error
+    keeps TensorFlow's text (``Matrix size-incompatible: In[0]: [1,5], In[1]: [784,10]``) without the node.
+    """
+    text = NODE_CONTEXT.sub("", GRAPH_EXECUTION_PREFIX.sub("", tensorflow_message)).strip()
+    assertion = ASSERTION.match(text)
+    if assertion and assertion.group("message").strip():
+        return assertion.group("message").strip().rstrip(".").strip()
+    return text
+
+
 class ServingError(Exception):
     """A request or load failure with the gRPC status code TensorFlow Serving would answer."""
 
@@ -66,6 +88,11 @@ def truncate_message(message: str) -> str:
     if len(message) <= MAX_MESSAGE_CHARS:
         return message
     return message[:MAX_MESSAGE_CHARS] + TRUNCATION_MARK
+
+
+def from_tensorflow_error(code_number: int, message: str) -> ServingError:
+    """A TensorFlow runtime error (status number and message) as the same status with a user's message."""
+    return ServingError(status_code_from_number(code_number), user_message(message))
 
 
 def invalid_argument(message: str) -> ServingError:

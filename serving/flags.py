@@ -17,11 +17,8 @@ IGNORED_FLAGS = {
     "num_unload_threads": "0",
     "flush_filesystem_caches": "true",
     "enable_signature_method_name_check": "false",
-    "enable_profiler": "true",
     "remove_unused_fields_from_bundle_metagraph": "true",
     "use_alts_credentials": "false",
-    "prefer_tflite_model": "false",
-    "num_tflite_pools": "1",
     "num_tflite_interpreters_per_pool": "1",
     "xla_cpu_compilation_enabled": "false",
     "xla_gpu_compilation_enabled": "false",
@@ -105,6 +102,8 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "allow_version_labels_for_unavailable_models", bool, False, "allow new labels on versions not yet available")
     _flag(group, "reload_config_timeout_seconds", float, 300.0,
           "(ours) most seconds a ReloadConfig or a config-file reload waits for new models; an earlier RPC deadline wins")
+    _flag(group, "prefer_tflite_model", bool, False, "serve a version's model.tflite (TF Lite) when it has one")
+    _flag(group, "num_tflite_pools", int, 1, "TF Lite interpreters per version, each running one call at a time")
 
 
 def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +116,7 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "enable_serialization_as_tensor_content", bool, False, "gRPC outputs in tensor_content bytes")
     _flag(group, "max_rows_per_request", int, 0,
           "(ours) refuse requests of more rows than this (0: no cap); bounds the memory one request can take")
+    _flag(group, "enable_profiler", bool, True, "serve TensorFlow's ProfilerService on the gRPC port (traces on demand)")
 
 
 class FlagError(Exception):

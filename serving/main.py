@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 import tensorflow as tf
@@ -25,6 +25,7 @@ from serving.core.warmup import Warmup
 from serving.drain import GateInterceptor, RequestGate
 from serving.errors import ServingError
 from serving.flags import FlagError, parse_flags
+from serving.grpc_api.profiler import profiler_backend
 from serving.grpc_api.server import build_grpc_server
 from serving.monitoring import Metrics
 from serving.options import ServerOptions, server_options
@@ -125,7 +126,7 @@ def start_server(options: ServerOptions, before_ports_open: Callable[[], None] =
         runner = RowLimit(runner, options.max_rows_per_request)
     inference = Inference(serving_map, runner, options.tensor_content)
     warmup = Warmup(inference, options.warmup_iterations) if options.warmup_iterations else None
-    core = ServerCore(options.core, VersionLoader(options.saved_model_tags, metrics, warmup), serving_map)
+    core = ServerCore(options.core, VersionLoader(options.load, metrics, warmup), serving_map)
     try:
         core.start(options.model_config)
     except BaseException:
@@ -134,7 +135,8 @@ def start_server(options: ServerOptions, before_ports_open: Callable[[], None] =
     before_ports_open()
     gate = RequestGate()
     grpc_executor = ThreadPoolExecutor(max_workers=options.grpc.max_threads, thread_name_prefix="grpc")
-    grpc_server = build_grpc_server(inference, core, metrics, options.grpc, grpc_executor, [GateInterceptor(gate)])
+    grpc_options = replace(options.grpc, profiler_target=profiler_backend()) if options.enable_profiler else options.grpc
+    grpc_server = build_grpc_server(inference, core, metrics, grpc_options, grpc_executor, [GateInterceptor(gate)])
     grpc_server.start()
     log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", options.grpc.port)
     rest_server = start_rest(options, inference, metrics, core, gate)

@@ -14,6 +14,7 @@ from serving.batching.options import BatchingOptions, read_batching_options
 from serving.config.extra_protos import MonitoringConfig, SSLConfig
 from serving.config.model_config import ModelServerConfig, read_model_server_config, single_model_config
 from serving.config.text_files import read_text_proto
+from serving.core.loading import LoadOptions
 from serving.core.manager import ManagerOptions
 from serving.core.server_core import ServerCoreOptions
 from serving.flags import FlagError, channel_arguments, parse_flags
@@ -45,10 +46,11 @@ class ServerOptions:
     rest: RestOptions | None
     runtime: RuntimeOptions
     batching: BatchingOptions | None = None
-    saved_model_tags: frozenset[str] = frozenset({"serve"})
+    load: LoadOptions = LoadOptions()
     warmup_iterations: int | None = 1
     """Times each warmup record is replayed; None: warmup off."""
     tensor_content: bool = False
+    enable_profiler: bool = True
     rest_api_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     max_rows_per_request: int = 0
@@ -73,7 +75,12 @@ def server_options(flags: argparse.Namespace) -> ServerOptions:
             flags.per_process_gpu_memory_fraction,
         ),
         batching=batching,
-        saved_model_tags=frozenset(tag.strip() for tag in flags.saved_model_tags.split(",") if tag.strip()),
+        load=LoadOptions(
+            tags=frozenset(tag.strip() for tag in flags.saved_model_tags.split(",") if tag.strip()),
+            prefer_tflite=flags.prefer_tflite_model,
+            tflite_pool_size=flags.num_tflite_pools,
+        ),
+        enable_profiler=flags.enable_profiler,
         warmup_iterations=max(flags.num_request_iterations_for_warmup, 1) if flags.enable_model_warmup else None,
         tensor_content=flags.enable_serialization_as_tensor_content,
         rest_api_timeout_seconds=flags.rest_api_timeout_in_ms / 1000,

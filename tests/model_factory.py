@@ -51,6 +51,46 @@ def export_half_plus(base_path: str, version: int, bias: float = 2.0) -> str:
     return path
 
 
+class HalfPlusTwoBatched(tf.Module):
+    """TF Serving's half_plus_two: ``y = 0.5 x + 2`` with input ``x`` declared float ``[?,1]``."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x")])
+    def predict(self, x):
+        return {"y": 0.5 * x + 2.0}
+
+
+def export_half_plus_two_batched(base_path: str, version: int) -> str:
+    """A half_plus_two whose serving signature declares ``x`` as ``[?,1]``, like TF Serving's test model."""
+    module = HalfPlusTwoBatched()
+    path = os.path.join(base_path, str(version))
+    tf.saved_model.save(module, path, signatures={"serving_default": module.predict})
+    return path
+
+
+def half_plus_two_tflite() -> bytes:
+    """half_plus_two converted by TensorFlow Lite's converter (its ``[?,1]`` input, no signature metadata)."""
+    module = HalfPlusTwoBatched()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.predict.get_concrete_function()], module)
+    return converter.convert()
+
+
+class CheckedScale(tf.Module):
+    """``y = x / temperature`` behind an in-graph check, as the char-LSTM's generation checks its inputs."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x"),
+                                  tf.TensorSpec([None], tf.float32, name="temperature")])
+    def serve(self, x, temperature):
+        with tf.control_dependencies([tf.debugging.assert_positive(temperature, message="temperature must be positive")]):
+            return {"y": x / temperature}
+
+
+def export_checked_scale(base_path: str, version: int) -> str:
+    module = CheckedScale()
+    path = os.path.join(base_path, str(version))
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
 class TinyClassifier(tf.Module):
     """A fixed linear softmax over 784 pixels, with MNIST-tutorial and uint8-image signatures."""
 

@@ -7,9 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
+from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving.main import RunningServer, start_server
 from serving.options import parse_options
@@ -55,6 +58,23 @@ def start_in_process(*flags: str) -> ServerHandle:
     grpc_port, rest_port = free_port(), free_port()
     running = start_server(parse_options([*port_flags(grpc_port, rest_port), *flags]))
     return ServerHandle(grpc_port, rest_port, running=running)
+
+
+@contextmanager
+def running(*flags: str) -> Iterator[ServerHandle]:
+    """A server started in this process for the ``with`` block."""
+    handle = start_in_process(*flags)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@contextmanager
+def prediction_stub(handle: ServerHandle) -> Iterator[prediction_service_pb2_grpc.PredictionServiceStub]:
+    """A PredictionService stub on the server's gRPC port for the ``with`` block."""
+    with grpc.insecure_channel(handle.grpc_target) as channel:
+        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 
 def start_subprocess(*flags: str, timeout: float = 120.0) -> ServerHandle:

@@ -170,8 +170,12 @@ class BatchScheduler:
 
 
 def batch_size_of(signature: Signature, inputs: Arrays) -> int | None:
-    """Rows in the request when every input has a variable batch dimension; None if not batchable."""
+    """Rows in the request when every input has a variable batch dimension and the declared rank; None if not
+    batchable. Shapes are TensorFlow's call (a scalar may feed a ``[?,1]`` input), so a request of another rank
+    runs alone rather than failing the batch it would share with others."""
     if not inputs or not all(info.has_variable_batch for info in signature.inputs.values()):
+        return None
+    if any(inputs[alias].ndim != len(info.shape) for alias, info in signature.inputs.items() if alias in inputs):
         return None
     sizes = {value.shape[0] for value in inputs.values() if value.ndim > 0}
     if len(sizes) != 1 or any(value.ndim == 0 for value in inputs.values()):

@@ -1,9 +1,13 @@
 """One loaded SavedModel version: its signatures (read from the SavedModel proto) and how to run them.
 
 Like TensorFlow Serving, a version is loaded into its own graph and session (TensorFlow's SavedModel
-loader: variables restored, the init op run) and a signature runs as one session call that feeds the
-SignatureDef's input tensors and fetches the output tensors the request asked for (all of them without an
-output filter). Besides matching what the real server executes, this costs
+loader: variables restored, the init op run) and a signature runs as one session callable made from
+``CallableOptions`` (C++ ``Session::MakeCallable``) that feeds the SignatureDef's input tensors and fetches
+the output tensors the request asked for (all of them without an output filter). As in TF Serving's
+``predict_util.cc``, request shapes are not compared with the SignatureDef: TensorFlow decides whether the
+graph can compute them (a half_plus_two with input ``[?,1]`` answers a scalar too) and answers
+INVALID_ARGUMENT with its own message when it cannot. Python's ``Session.run`` would instead refuse any feed
+whose shape differs from the placeholder's. Besides matching what the real server executes, this costs
 less per call than TensorFlow 2's Python function-call machinery (bench/RESULTS.md, live play).
 """
 
@@ -15,20 +19,30 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 
 from serving.core.signature import INIT_OP_SIGNATURE, Signature, signature_from_proto
-from serving.core.tensors import NUMPY_BY_DTYPE, dtype_name
-from serving.errors import ServingError, invalid_argument, not_found, status_code_from_number
+from serving.core.tensors import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, dtype_name
+from serving.errors import ServingError, from_tensorflow_error, invalid_argument, not_found
 
 SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
+SAVED_MODEL_FORMAT = "saved_model"
+
+
+class SignatureCall(Protocol):
+    """How a servable runs one signature: positional inputs in ``input_aliases`` order, outputs as asked."""
+
+    input_aliases: tuple[str, ...]
+    output_aliases: tuple[str, ...]
+
+    def callable_for(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]: ...
 
 
 class SessionSignature:
@@ -58,13 +72,14 @@ class SessionSignature:
             return self._callables[outputs]
 
     def _bind(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
+        options = config_pb2.CallableOptions(
+            feed=[self._signature_def.inputs[alias].name for alias in self.input_aliases],
+            fetch=[self._signature_def.outputs[alias].name for alias in outputs],
+        )
         try:
-            return self._session.make_callable(
-                [self._signature_def.outputs[alias].name for alias in outputs],
-                [self._signature_def.inputs[alias].name for alias in self.input_aliases],
-            )
-        except (KeyError, ValueError, TypeError) as error:
-            return _refuse(str(error))
+            return self._session._make_callable_from_options(options)  # C++ MakeCallable: no Python feed checks
+        except tf.errors.OpError as error:
+            return _refuse(error.message)
 
 
 @dataclass
@@ -76,8 +91,9 @@ class Servable:
     path: str
     signatures: Mapping[str, Signature]
     signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
-    _calls: Mapping[str, SessionSignature] = field(repr=False)
-    _session: tf.compat.v1.Session = field(repr=False)
+    _calls: Mapping[str, SignatureCall] = field(repr=False)
+    _session: Any = field(repr=False)  # what runs the signatures (a Session, a TF Lite interpreter pool)
+    model_format: str = SAVED_MODEL_FORMAT  # which file of the version serves: SavedModel or "tflite"
 
     def find_signature(self, name: str) -> Signature | None:
         return self.signatures.get(name)
@@ -92,7 +108,7 @@ class Servable:
         try:
             values = call.callable_for(fetched)(*(inputs[alias] for alias in call.input_aliases))
         except tf.errors.OpError as error:
-            raise ServingError(status_code_from_number(error.error_code), error.message) from None
+            raise from_tensorflow_error(error.error_code, error.message) from None
         except (TypeError, ValueError) as error:
             raise invalid_argument(f"signature {signature.name!r} rejected the inputs: {error}") from None
         return dict(zip(fetched, values))
@@ -130,7 +146,21 @@ def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> S
     """Load one version directory; raises ServingError with TensorFlow's message when it is unusable."""
     meta_graph = read_meta_graph(path, tags)
     session = _open_session(path, tags)
-    signature_defs = dict(meta_graph.signature_def)
+    return build_servable(
+        name, version, path, dict(meta_graph.signature_def), lambda value: SessionSignature(session, value), session
+    )
+
+
+def build_servable(
+    name: str,
+    version: int,
+    path: str,
+    signature_defs: dict[str, meta_graph_pb2.SignatureDef],
+    bind: Callable[[meta_graph_pb2.SignatureDef], SignatureCall],
+    runtime: Any,
+    model_format: str = SAVED_MODEL_FORMAT,
+) -> Servable:
+    """A Servable whose runnable signatures (all but the init op) are bound by ``bind`` to ``runtime``."""
     runnable = {key: value for key, value in signature_defs.items() if key != INIT_OP_SIGNATURE}
     return Servable(
         name=name,
@@ -138,8 +168,9 @@ def load_servable(name: str, version: int, path: str, tags: frozenset[str]) -> S
         path=path,
         signatures={key: signature_from_proto(key, value) for key, value in runnable.items()},
         signature_defs=signature_defs,
-        _calls={key: SessionSignature(session, value) for key, value in runnable.items()},
-        _session=session,
+        _calls={key: bind(value) for key, value in runnable.items()},
+        _session=runtime,
+        model_format=model_format,
     )
 
 
@@ -180,7 +211,7 @@ def _refuse(message: str) -> Callable[..., list[Any]]:
 
 
 def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None:
-    """Reject missing, extra, mistyped or misshapen inputs with TensorFlow Serving's messages."""
+    """Reject missing, extra or mistyped inputs with TensorFlow Serving's messages; shapes are TensorFlow's call."""
     expected = set(signature.inputs)
     sent = set(inputs)
     if len(sent) != len(expected):
@@ -198,26 +229,16 @@ def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None
         )
     for index, alias in enumerate(sorted(expected)):
         _check_dtype(index, signature.inputs[alias].dtype, inputs[alias], alias)
-        _check_shape(signature.inputs[alias].shape, inputs[alias].shape, alias)
 
 
 def _check_dtype(index: int, dtype: int, value: np.ndarray, alias: str) -> None:
     expected = NUMPY_BY_DTYPE.get(dtype)
     if expected is None or value.dtype == expected:
         return
-    provided = "string" if value.dtype.kind in "OSU" else value.dtype.name
+    provided = "string" if value.dtype.kind in "OSU" else dtype_name(DTYPE_BY_NUMPY.get(value.dtype, 0))
     raise invalid_argument(
         f"Expects arg[{index}] to be {dtype_name(dtype)} but {provided} is provided (input '{alias}')"
     )
-
-
-def _check_shape(expected: tuple[int | None, ...] | None, shape: tuple[int, ...], alias: str) -> None:
-    if expected is None:
-        return
-    compatible = len(expected) == len(shape) and all(want is None or want == got for want, got in zip(expected, shape))
-    if not compatible:
-        wanted = "[" + ",".join("?" if size is None else str(size) for size in expected) + "]"
-        raise invalid_argument(f"input '{alias}' has shape {list(shape)} but the signature expects {wanted}")
 
 
 def _set_text(names: set[str]) -> str:

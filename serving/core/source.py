@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
 
+from serving.tf_runtime import traced
+
 ServableVersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 ModelConfig = model_server_config_pb2.ModelConfig
 AspiredVersionsCallback = Callable[[str, dict[int, str]], None]
 JOIN_SECONDS = 30.0
+POLL_SPAN = "FileSystemStoragePathSource::Poll"
+"""The poll's name in profiler traces: the server's own periodic work, so an idle server's trace is not empty."""
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ class FileSystemSource:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_wait_seconds):
             try:
-                with self._poll_lock:
+                with self._poll_lock, traced(POLL_SPAN):
                     self._poll(force=False)
             except Exception:  # noqa: BLE001 - the thread must survive any one bad poll
                 log.exception("Polling the model base paths failed")

@@ -8,6 +8,7 @@ Requests arrive as TensorProto (typed repeated fields such as ``float_val``, or 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
@@ -15,6 +16,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from serving.errors import invalid_argument
 
 MAX_TENSOR_BYTES = 2**31 - 1
+LARGE_TENSOR_BYTES = 64 * 2**20  # above this, a request tensor is checked against the available memory
 
 NUMPY_BY_DTYPE: dict[int, np.dtype] = {
     types_pb2.DT_FLOAT: np.dtype(np.float32),
@@ -58,6 +60,27 @@ def dtype_name(dtype: int) -> str:
     return types_pb2.DataType.Name(dtype).removeprefix("DT_").lower()
 
 
+def fits_in_memory(size_bytes: int) -> bool:
+    """Whether a tensor of ``size_bytes`` may be allocated: under protobuf's 2 GB and, when large, under the
+    memory the machine has available (a request declares its shape before its values, and a short value
+    list is repeated to fill it, so a few bytes on the wire can ask for gigabytes)."""
+    if size_bytes > MAX_TENSOR_BYTES:
+        return False
+    return size_bytes <= LARGE_TENSOR_BYTES or size_bytes <= available_memory_bytes()
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable of /proc/meminfo (memory the kernel can give without swapping); free pages elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def shape_of(proto: tensor_pb2.TensorProto, alias: str) -> tuple[int, ...]:
     if proto.tensor_shape.unknown_rank:
         raise invalid_argument(f"tensor parsing error: {alias} (unknown rank)")
@@ -74,7 +97,7 @@ def to_ndarray(proto: tensor_pb2.TensorProto, alias: str) -> np.ndarray:
         raise invalid_argument(f"tensor parsing error: {alias} (unsupported dtype {proto.dtype})")
     shape = shape_of(proto, alias)
     count = math.prod(shape)
-    if count * max(numpy_dtype.itemsize, 1) > MAX_TENSOR_BYTES:
+    if not fits_in_memory(count * max(numpy_dtype.itemsize, 1)):
         raise invalid_argument(f"tensor parsing error: {alias} (shape {list(shape)} is too large)")
     if proto.tensor_content and proto.dtype != types_pb2.DT_STRING:
         return _from_content(proto.tensor_content, numpy_dtype, shape, alias)

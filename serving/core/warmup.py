@@ -11,6 +11,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.core.inference import Inference
 from serving.core.servable import Servable
+from serving.core.tflite_servable import warmup_applies
 from serving.errors import ServingError, invalid_argument
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -42,7 +43,7 @@ def run_warmup(servable: Servable, inference: Inference, iterations: int = 1) ->
     log.info("Starting to read warmup data for model at %s with model-warmup-options", path)
     logs = read_warmup_logs(path)
     for _ in range(max(iterations, 1)):
-        for entry in logs:
+        for entry in filter(lambda entry: warmup_applies(servable, entry), logs):
             _replay(servable, inference, entry)
     log.info("Finished reading warmup data for model at %s. Number of warmup records read: %d.", path, len(logs))
     return len(logs)

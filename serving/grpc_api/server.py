@@ -15,6 +15,7 @@ from serving.core.inference import Inference
 from serving.core.server_core import ServerCore
 from serving.grpc_api.model_service import ModelServicer
 from serving.grpc_api.prediction_service import PredictionServicer
+from serving.grpc_api.profiler import ProfilerForwarder
 from serving.monitoring import Metrics
 
 MAX_MESSAGE_BYTES = 2**31 - 1
@@ -30,6 +31,7 @@ class GrpcOptions:
     channel_arguments: list[tuple[str, object]] = field(default_factory=list)
     ssl_config: SSLConfig | None = None
     enable_health: bool = False
+    profiler_target: str | None = None  # TensorFlow's profiler server to forward ProfilerService calls to
 
 
 def build_grpc_server(
@@ -51,6 +53,8 @@ def build_grpc_server(
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(core, metrics), server)
     if options.enable_health:
         _add_health_service(server)
+    if options.profiler_target:
+        server.add_generic_rpc_handlers((ProfilerForwarder(options.profiler_target),))
     if options.port:
         host = f"[{options.bind_address}]" if ":" in options.bind_address else options.bind_address
         address = f"{host}:{options.port}"

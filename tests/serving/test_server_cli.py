@@ -87,3 +87,13 @@ def test_ports_open_only_after_the_first_version_loads_and_sigterm_stops(tmp_pat
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_an_unparsable_config_file_exits_with_tf_servings_parse_error(tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text("improperly formatted file")
+    result = run_cli(f"--model_config_file={config}", f"--port={free_port()}")
+    assert result.returncode == 1
+    assert ('Error parsing text-format tensorflow.serving.ModelServerConfig: 1:1: Message type '
+            '"tensorflow.serving.ModelServerConfig" has no field named "improperly".') in result.stderr
+    assert "Traceback" not in result.stderr

@@ -159,13 +159,13 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """One epoch of the classifier on 256 synthetic images through the CLI, trained in mixed bfloat16 (which the
-    export must not keep), exported as version 1."""
+    export must not keep), exported as version 1 with its model.tflite."""
     from trainer.cli import main
 
     root = tmp_path_factory.mktemp("tiny_run")
     data_dir = write_dataset_dir(root / "data")
     argv = ["vision", "classifier", "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "32"]
-    argv += ["--precision", "mixed_bfloat16"]
+    argv += ["--precision", "mixed_bfloat16", "--tflite"]
     argv += ["--export-root", str(root / "saved_models"), "--run-dir", str(root / "run"), "--model-name", "tiny"]
     exit_code = main(argv)
     return TinyRun(exit_code, argv, data_dir, root / "run", root / "saved_models" / "tiny" / "1")

@@ -19,6 +19,7 @@ import tensorflow as tf
 from trainer.errors import TrainerError
 from trainer.export import layout
 from trainer.export.model_json import build_model_json
+from trainer.export.tflite import write_tflite
 from trainer.export.spec import (
     DEFAULT_SIGNATURE,
     METADATA_SIGNATURE,
@@ -95,12 +96,15 @@ def _verify(temp_dir: Path, model_json_text: str) -> None:
 
 
 def export_saved_model(
-    info: ModelInfo, signatures: Sequence[Signature], export_root: Path, lookups: Sequence[Any] = ()
+    info: ModelInfo, signatures: Sequence[Signature], export_root: Path, lookups: Sequence[Any] = (),
+    tflite: bool = False,
 ) -> ExportResult:
     """Export signatures (plus `metadata`) as the next version of model info.name under export_root.
 
     lookups: layers or trackables holding lookup tables that the signatures use (e.g. a StringLookup);
     models need not be passed, their variables are found through the signatures.
+    tflite: also write `model.tflite` (serving_default converted by TF Lite) into the same version folder,
+    before it is published, so the version appears with both or not at all.
 
     Raises TrainerError for a bad name, a folder of another family, or a warmup request that fails;
     on any failure the temp folder is removed and no version folder appears.
@@ -121,6 +125,8 @@ def export_saved_model(
         _write(temp_dir, functions, lookups, text)
         write_warmup(temp_dir / layout.WARMUP_FILE, info.name, [*signatures, metadata])
         _verify(temp_dir, text)
+        if tflite:
+            write_tflite(temp_dir)
         path = layout.publish(temp_dir, version)
     except BaseException:
         layout.discard(temp_dir)

@@ -259,6 +259,6 @@ def train_dqn(config: DQNConfig, command: Sequence[str] = ()) -> DQNResult:
     info = policy_info(config, command, world.eval_spec, world.train_spec, world.transpose, world.action_meanings,
                        evaluation, weights_step)
     export = export_saved_model(info, [policy_signature(agent.online, world.action_meanings, warmup)],
-                                config.export_root)
+                                config.export_root, tflite=config.tflite)
     print(f"exported {export.path} (mean evaluation return {evaluation.mean_return:.2f})")
     return DQNResult(run_dir, start_step, state.step, evaluation, list(state.evaluations), export)

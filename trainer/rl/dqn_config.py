@@ -66,6 +66,8 @@ class DQNConfig:
     seed: int = flag(1, "seed of Python, NumPy, TensorFlow, exploration and the environments")
     model_name: str | None = flag(None, "export name (default: <game>_dqn, e.g. pong_dqn)")
     export_root: Path = flag(Path("saved_models"), "folder that holds <model_name>/<version>/ exports")
+    tflite: bool = flag(False, "also write model.tflite (serving_default converted by TF Lite, with TF Serving's "
+                        "signature metadata) into the same export, for --prefer_tflite_model")
     run_dir: Path | None = flag(None, "folder for logs, checkpoints and plots; reuse it to resume (default: runs/...)")
 
     def __post_init__(self) -> None:

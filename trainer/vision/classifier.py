@@ -194,6 +194,6 @@ def train_classifier(
     signatures = classifier_signatures(models, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
     extra = {"features": features_description(models), "training": training}
     info = _model_info(config, command, dataset, splits, report, extra)
-    export = export_saved_model(info, signatures, config.export_root)
+    export = export_saved_model(info, signatures, config.export_root, tflite=config.tflite)
     print(f"exported {export.path} (test accuracy {report.accuracy:.4f})")
     return ClassifierResult(run_dir=run_dir, epochs_run=list(history.epoch), report=report, export=export)

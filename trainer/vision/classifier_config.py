@@ -75,6 +75,8 @@ class ClassifierConfig:
     devices: str | None = flag(None, "mirrored: comma-separated devices, e.g. /gpu:0,/gpu:1 (default: all GPUs)")
     model_name: str | None = flag(None, "export name (default: <dataset>_classifier)")
     export_root: Path = flag(Path("saved_models"), "folder that holds <model_name>/<version>/ exports")
+    tflite: bool = flag(False, "also write model.tflite (serving_default converted by TF Lite, with TF Serving's "
+                        "signature metadata) into the same export, for --prefer_tflite_model")
     run_dir: Path | None = flag(None, "folder for logs and checkpoints; reuse it to resume (default: runs/...)")
 
     def __post_init__(self) -> None:
