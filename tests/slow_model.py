@@ -26,6 +26,25 @@ def _sleep(microseconds: int) -> tf.Tensor:
     return tf.cast(waited, tf.float32)
 
 
+class Spinner(tf.Module):
+    """``y = x`` after `iterations` turns of a loop: CPU work that TensorFlow can cancel between turns."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x"), tf.TensorSpec([], tf.int32, name="iterations")])
+    def spin(self, x, iterations):
+        _, total = tf.while_loop(
+            lambda turn, total: turn < iterations, lambda turn, total: (turn + 1, total * 0.5 + 1.0),
+            (tf.constant(0), tf.constant(0.0)),
+        )
+        return {"y": x + 0.0 * total}
+
+
+def export_spinner(base_path: str, version: int) -> str:
+    module = Spinner()
+    path = os.path.join(base_path, str(version))
+    tf.saved_model.save(module, path, signatures={"serving_default": module.spin})
+    return path
+
+
 def export_slow_loading(base_path: str, version: int, seconds: float, bias: float = 2.0) -> str:
     """Version `version` of half-plus-`bias` whose load sleeps about `seconds` (in its warmup)."""
     module = HalfPlus(bias)

@@ -68,7 +68,7 @@ class BatchScheduler:
     ) -> Arrays:
         size = batch_size_of(signature, inputs)
         if size is None:
-            return servable.run(signature, inputs, outputs)
+            return servable.run(signature, inputs, outputs, deadline)
         if size > self.options.max_batch_size:
             raise invalid_argument(
                 f"Task size {size} is larger than maximum input batch size {self.options.max_batch_size}"
@@ -158,7 +158,7 @@ class BatchScheduler:
             return
         try:
             merged, rows = merge_inputs(queue.signature, [task.inputs for task in live], self.options)
-            outputs = queue.servable.run(queue.signature, merged, queue.outputs)
+            outputs = queue.servable.run(queue.signature, merged, queue.outputs, latest_deadline(live))
             for task, part in zip(live, split_outputs(outputs, [task.size for task in live], rows)):
                 task.result.set_result(part)
         except ServingError as error:
@@ -167,6 +167,12 @@ class BatchScheduler:
         except Exception as error:  # noqa: BLE001 - a batch failure must reach every waiting request
             for task in live:
                 task.result.set_exception(ServingError(grpc.StatusCode.INTERNAL, f"Batch failed: {error}"))
+
+
+def latest_deadline(tasks: list[Task]) -> float | None:
+    """A batch runs until the last of its requests gives up (None: one of them waits forever)."""
+    deadlines = [task.deadline for task in tasks]
+    return None if None in deadlines else max(deadlines)
 
 
 def batch_size_of(signature: Signature, inputs: Arrays) -> int | None:

@@ -42,9 +42,9 @@ SIGNATURE_DEF_FIELD = "signature_def"
 def run_directly(
     servable: Servable, signature: Signature, inputs: Arrays, deadline: float | None, outputs: Outputs = None
 ) -> Arrays:
-    """The runner without batching: honour the deadline, then call the signature in this thread."""
+    """The runner without batching: call the signature in this thread, cancelled when the deadline passes."""
     check_deadline(deadline)
-    return servable.run(signature, inputs, outputs)
+    return servable.run(signature, inputs, outputs, deadline)
 
 
 def check_deadline(deadline: float | None) -> None:

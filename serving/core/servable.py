@@ -14,8 +14,10 @@ less per call than TensorFlow 2's Python function-call machinery (bench/RESULTS.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from serving.core.tensors import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, dtype_name
 from serving.errors import ServingError, from_tensorflow_error, invalid_argument, not_found
 
 SAVED_MODEL_FILENAMES = ("saved_model.pb", "saved_model.pbtxt")
+DEADLINE_MESSAGE = "Deadline exceeded while the model ran; the run was cancelled"
+TIMEOUT_STEP = 1.25
 SAVED_MODEL_FORMAT = "saved_model"
 
 
@@ -42,7 +46,7 @@ class SignatureCall(Protocol):
     input_aliases: tuple[str, ...]
     output_aliases: tuple[str, ...]
 
-    def callable_for(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]: ...
+    def callable_for(self, outputs: tuple[str, ...], timeout_ms: int | None = None) -> Callable[..., list[Any]]: ...
 
 
 class SessionSignature:
@@ -57,25 +61,29 @@ class SessionSignature:
         self.input_aliases = tuple(sorted(signature_def.inputs))
         self.output_aliases = tuple(sorted(signature_def.outputs))
         self._session, self._signature_def = session, signature_def
-        self._callables: dict[tuple[str, ...], Callable[..., list[Any]]] = {}
+        self._callables: dict[tuple[tuple[str, ...], int | None], Callable[..., list[Any]]] = {}
         self._lock = threading.Lock()
         self.callable_for(self.output_aliases)
 
-    def callable_for(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
-        """The session callable that feeds every input and fetches `outputs` (aliases, in that order)."""
-        run = self._callables.get(outputs)
+    def callable_for(self, outputs: tuple[str, ...], timeout_ms: int | None = None) -> Callable[..., list[Any]]:
+        """The session callable that feeds every input and fetches `outputs` (aliases, in that order), and whose
+        run TensorFlow cancels after `timeout_ms` (None: never)."""
+        key = (outputs, timeout_ms)
+        run = self._callables.get(key)
         if run is not None:
             return run
         with self._lock:
-            if outputs not in self._callables:
-                self._callables[outputs] = self._bind(outputs)
-            return self._callables[outputs]
+            if key not in self._callables:
+                self._callables[key] = self._bind(outputs, timeout_ms)
+            return self._callables[key]
 
-    def _bind(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
+    def _bind(self, outputs: tuple[str, ...], timeout_ms: int | None) -> Callable[..., list[Any]]:
         options = config_pb2.CallableOptions(
             feed=[self._signature_def.inputs[alias].name for alias in self.input_aliases],
             fetch=[self._signature_def.outputs[alias].name for alias in outputs],
         )
+        if timeout_ms is not None:
+            options.run_options.timeout_in_ms = timeout_ms
         try:
             return self._session._make_callable_from_options(options)  # C++ MakeCallable: no Python feed checks
         except tf.errors.OpError as error:
@@ -99,19 +107,38 @@ class Servable:
         return self.signatures.get(name)
 
     def run(
-        self, signature: Signature, inputs: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None
+        self, signature: Signature, inputs: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, np.ndarray]:
         """Call the signature on already validated inputs; return `outputs` (validated aliases; None: every
-        output) as numpy. Callers that pass the same outputs in one order share one session callable."""
+        output) as numpy. Callers that pass the same outputs in one order share one session callable.
+
+        With a `deadline` (time.monotonic()), TensorFlow cancels the run once it passes (within a quarter of
+        the time that was left: see `run_timeout_ms`), so no work goes on for a caller that has given up.
+        """
         call = self._calls[signature.name]
         fetched = call.output_aliases if outputs is None else tuple(outputs)
+        timeout_ms = None if deadline is None else run_timeout_ms(deadline - time.monotonic())
         try:
-            values = call.callable_for(fetched)(*(inputs[alias] for alias in call.input_aliases))
+            values = call.callable_for(fetched, timeout_ms)(*(inputs[alias] for alias in call.input_aliases))
+        except tf.errors.DeadlineExceededError:
+            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, DEADLINE_MESSAGE) from None
         except tf.errors.OpError as error:
             raise from_tensorflow_error(error.error_code, error.message) from None
         except (TypeError, ValueError) as error:
             raise invalid_argument(f"signature {signature.name!r} rejected the inputs: {error}") from None
         return dict(zip(fetched, values))
+
+
+def run_timeout_ms(remaining_seconds: float) -> int:
+    """The run timeout for a call with `remaining_seconds` left: the smallest power of 1.25 ms at or above it.
+
+    A session callable's timeout is fixed when it is made (``CallableOptions.run_options``), so calls share
+    callables by these steps: a few dozen cover 1 ms to an hour, and a run stops at most 25 % after its
+    deadline.
+    """
+    milliseconds = max(remaining_seconds * 1000.0, 1.0)
+    return math.ceil(TIMEOUT_STEP ** math.ceil(math.log(milliseconds, TIMEOUT_STEP)))
 
 
 def find_saved_model_file(path: str) -> str:

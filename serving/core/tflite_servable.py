@@ -187,7 +187,8 @@ class TfLiteSignature:
         self._input_indices = [pool.input_index(signature_def.inputs[alias].name) for alias in self.input_aliases]
         self._output_index = {alias: pool.output_index(info.name) for alias, info in signature_def.outputs.items()}
 
-    def callable_for(self, outputs: tuple[str, ...]) -> Callable[..., list[Any]]:
+    def callable_for(self, outputs: tuple[str, ...], timeout_ms: int | None = None) -> Callable[..., list[Any]]:
+        """The call fetching `outputs`; TF Lite's interpreter cannot be cancelled, so `timeout_ms` is not applied."""
         indices = [self._output_index[alias] for alias in outputs]
         return lambda *inputs: self._run(inputs, indices)
 

@@ -36,12 +36,14 @@ class RecordingServable:
         self.fetched: list[tuple[str, ...] | None] = []
         self.delay = delay
         self.lock = threading.Lock()
+        self.deadlines: list[float | None] = []
 
-    def run(self, signature, inputs, outputs=None):
+    def run(self, signature, inputs, outputs=None, deadline=None):
         time.sleep(self.delay)
         with self.lock:
             self.batch_sizes.append(inputs["x"].shape[0])
             self.fetched.append(outputs)
+            self.deadlines.append(deadline)
         return {"y": inputs["x"].sum(axis=1)}
 
 
@@ -156,6 +158,19 @@ def test_deadline_expires_in_the_queue():
     assert error.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+def test_a_batch_runs_until_the_last_of_its_requests_gives_up():
+    servable = RecordingServable(delay=0.0)
+    scheduler = BatchScheduler(BatchingOptions(max_batch_size=3, batch_timeout_micros=1_000_000, num_batch_threads=1))
+    soon, later = time.monotonic() + 30, time.monotonic() + 60
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda deadline: scheduler(servable, SIGNATURE, {"x": rows(1, 0)}, deadline), [soon, later, later]))
+            list(pool.map(lambda deadline: scheduler(servable, SIGNATURE, {"x": rows(1, 0)}, deadline), [soon, None, later]))
+    finally:
+        scheduler.stop()
+    assert servable.deadlines == [later, None]
+
+
 def test_different_shapes_need_padding():
     signature = Signature("s", "", {"x": TensorInfo("x", FLOAT, (None, None))}, {"y": TensorInfo("y", FLOAT, (None,))})
     parts = [{"x": np.ones((1, 2), np.float32)}, {"x": np.ones((1, 3), np.float32)}]
@@ -191,9 +206,9 @@ class NamedServable(RecordingServable):
         super().__init__(delay)
         self.name, self.log = name, log
 
-    def run(self, signature, inputs, outputs=None):
+    def run(self, signature, inputs, outputs=None, deadline=None):
         self.log.append(self.name)
-        return super().run(signature, inputs, outputs)
+        return super().run(signature, inputs, outputs, deadline)
 
 
 def test_busy_queues_take_turns():
