@@ -1,6 +1,8 @@
 """JSON ⇄ numpy for the REST predict API, reproducing TensorFlow Serving's ``util/json_tensor.cc``.
 
-Requests are decoded with ``json.loads`` and become numpy arrays in a few bulk calls. Only when the
+Requests are decoded with orjson (Python's ``json`` for what orjson refuses: NaN and Infinity literals, raw
+non-UTF-8 bytes, integers beyond 64 bits, and malformed documents, whose errors it words) and become numpy
+arrays in a few bulk calls. Only when the
 bulk path meets something unusual (a ragged list, a wrong type, a base64 object) does a per-value
 walk run, in TF Serving's order, so the first error reported is the one TF Serving reports, in its
 words. Numbers in responses are written the way TF Serving's ``WriteDecimal`` writes them.
@@ -16,6 +18,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+import orjson
 from tensorflow.core.framework import types_pb2
 
 from serving.core.signature import Signature
@@ -64,14 +67,22 @@ def parse_json_body(body: bytes) -> dict:
         raise invalid_argument("JSON Parse error: The document is empty")
     _check_document_bounds(body)
     try:
-        doc = json.loads(body.decode("utf-8", "surrogateescape"))
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = _parse_with_python_json(body)
+    if not isinstance(doc, dict):
+        raise format_error(doc, "Is not object")
+    return doc
+
+
+def _parse_with_python_json(body: bytes) -> Any:
+    """What orjson refuses, parsed as TF Serving's rapidjson would, or its error in TF Serving's words."""
+    try:
+        return json.loads(body.decode("utf-8", "surrogateescape"))
     except json.JSONDecodeError as error:
         raise invalid_argument(f"JSON Parse error: {error.msg} at offset: {error.pos}") from None
     except ValueError as error:  # an integer literal beyond Python's digit limit
         raise invalid_argument(f"JSON Parse error: {error}") from None
-    if not isinstance(doc, dict):
-        raise format_error(doc, "Is not object")
-    return doc
 
 
 def _check_document_bounds(body: bytes) -> None:
