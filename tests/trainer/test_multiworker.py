@@ -1,8 +1,8 @@
 """Multi-worker training for real: two processes on loopback, each with its own TF_CONFIG, train one classifier.
 
-The job is killed halfway (SIGKILL of the non-chief worker: the chief then fails on its own, its collective
-ops having lost a peer), both are started again with the same commands, and the run resumes from the chief's
-BackupAndRestore state. At the end both workers hold identical weights and only the chief has exported.
+A clean run ends with identical weights on both workers and one export, the chief's. A run killed halfway
+(SIGKILL of the non-chief worker: the chief then fails on its own, its collective ops having lost a peer) is
+started again with the same commands and resumes from the chief's BackupAndRestore state.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from trainer.export import layout
 from trainer.multiworker import WorkerRole, take_chief_state, worker_run_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EPOCHS = 6
+EPOCHS = 4
 START_TIMEOUT_S, FAIL_TIMEOUT_S, RUN_TIMEOUT_S = 180, 120, 300
 
 
@@ -66,15 +66,38 @@ def finish(worker: subprocess.Popen, log: Path) -> str:
     return log.read_text()
 
 
-def test_two_workers_train_together_survive_a_killed_worker_and_only_the_chief_exports(tmp_path, dataset_dir_writer):
+def job_argv(tmp_path: Path, epochs: int, dataset_dir_writer) -> list[str]:
     data = dataset_dir_writer(tmp_path / "data")
-    run_dir, export_root = tmp_path / "run", tmp_path / "saved_models"
-    argv = ["--data-dir", str(data), "--epochs", str(EPOCHS), "--batch-size", "32", "--precision", "float32",
-            "--distribute", "multiworker", "--run-dir", str(run_dir), "--export-root", str(export_root),
-            "--model-name", "together"]
-    ports = free_ports(2)
+    return ["--data-dir", str(data), "--epochs", str(epochs), "--batch-size", "32", "--precision", "float32",
+            "--distribute", "multiworker", "--run-dir", str(tmp_path / "run"),
+            "--export-root", str(tmp_path / "saved_models"), "--model-name", "together"]
+
+
+def run_job(tmp_path: Path, argv: list[str], ports: list[int], name: str) -> tuple[str, str]:
+    """Start both workers, wait for both, and return their logs."""
+    logs = [tmp_path / f"{name}-{index}.log" for index in (0, 1)]
+    workers = [start_worker(index, ports, argv, log) for index, log in enumerate(logs)]
+    chief_log, worker_log = (finish(worker, log) for worker, log in zip(workers, logs))
+    return chief_log, worker_log
+
+
+def test_two_workers_end_with_identical_weights_and_only_the_chief_exports(tmp_path, dataset_dir_writer):
+    _, worker_log = run_job(tmp_path, job_argv(tmp_path, 2, dataset_dir_writer), free_ports(2), "job")
+    assert "the chief evaluates and exports" in worker_log and "exported" not in worker_log
+    assert sorted(path.name for path in (tmp_path / "saved_models" / "together").iterdir()) == ["1"]
+    model_json = tmp_path / "saved_models" / "together" / "1" / layout.MODEL_JSON
+    assert json.loads(model_json.read_text())["training"]["replicas"] == 2
+    run_dir = tmp_path / "run"
+    chief, worker = weights(run_dir / "final.weights.h5"), weights(run_dir / "workers" / "worker-1" / "final.weights.h5")
+    assert chief.keys() == worker.keys() and len(chief) > 10
+    unequal = [name for name in chief if not np.array_equal(chief[name], worker[name])]
+    assert not unequal, f"the workers disagree on {unequal}"
+
+
+def test_a_killed_worker_stops_the_job_and_both_resume_from_the_chiefs_last_epoch(tmp_path, dataset_dir_writer):
+    argv, ports = job_argv(tmp_path, EPOCHS, dataset_dir_writer), free_ports(2)
     chief, worker = (start_worker(index, ports, argv, tmp_path / f"first-{index}.log") for index in (0, 1))
-    backup = run_dir / "backup" / "training_metadata.json"
+    backup = tmp_path / "run" / "backup" / "training_metadata.json"
     try:
         wait_for(lambda: backup.is_file() and json.loads(backup.read_text())["epoch"] >= 1, START_TIMEOUT_S, "epoch 2")
     finally:
@@ -83,21 +106,12 @@ def test_two_workers_train_together_survive_a_killed_worker_and_only_the_chief_e
         assert chief.wait(timeout=FAIL_TIMEOUT_S) != 0, "the chief went on without its peer"
     finally:
         chief.kill()
-    assert not (export_root / "together").exists()
+    assert not (tmp_path / "saved_models" / "together").exists()
 
-    chief, worker = (start_worker(index, ports, argv, tmp_path / f"again-{index}.log") for index in (0, 1))
-    chief_log, worker_log = finish(chief, tmp_path / "again-0.log"), finish(worker, tmp_path / "again-1.log")
-
-    assert "Epoch 1/" not in chief_log and f"Epoch {EPOCHS}/{EPOCHS}" in chief_log  # resumed, then finished
-    assert "the chief evaluates and exports" in worker_log and "exported" not in worker_log
-    assert sorted(path.name for path in (export_root / "together").iterdir()) == ["1"]
-    training = json.loads((export_root / "together" / "1" / layout.MODEL_JSON).read_text())["training"]
-    assert training["replicas"] == 2
-    chief_weights = weights(run_dir / "final.weights.h5")
-    worker_weights = weights(run_dir / "workers" / "worker-1" / "final.weights.h5")
-    assert chief_weights.keys() == worker_weights.keys() and len(chief_weights) > 10
-    unequal = [name for name in chief_weights if not np.array_equal(chief_weights[name], worker_weights[name])]
-    assert not unequal, f"the workers disagree on {unequal}"
+    chief_log, worker_log = run_job(tmp_path, argv, ports, "again")
+    for log in (chief_log, worker_log):
+        assert "Epoch 1/" not in log and f"Epoch {EPOCHS}/{EPOCHS}" in log  # resumed, then finished
+    assert sorted(path.name for path in (tmp_path / "saved_models" / "together").iterdir()) == ["1"]
 
 
 def test_only_other_workers_get_a_folder_of_their_own(tmp_path):
