@@ -89,12 +89,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=12.0, help="seconds of load per run (default 12)")
     parser.add_argument("--concurrency", type=int, default=4, help="bench workers (default 4)")
     parser.add_argument("--transports", default="grpc,rest", help="which APIs to run (default grpc,rest)")
+    parser.add_argument("--retries", default="3,0", help="the client's --retries of each run (default 3,0)")
     parser.add_argument("--json", help="also write every run's figures to this file")
     args = parser.parse_args()
     runs = {}
     print(f"{'transport':<10} {'retries':>7} {'requests':>9} {'answered':>9} {'failed':>7}  errors")
     for transport in args.transports.split(","):
-        for retries in (3, 0):
+        for retries in (int(value) for value in args.retries.split(",")):
             figures = failover_run(args.base, transport, retries, args.duration, args.concurrency)
             failed = sum(figures["errors"].values())
             runs[f"{transport}-retries-{retries}"] = figures

@@ -37,6 +37,8 @@ from client.transport import Transport, split_servers
 TRANSPORTS = ("grpc", "rest")
 METADATA_SIGNATURE = "metadata"
 MODEL_JSON_OUTPUT = "model_json"
+REJECTED = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
+"""What a server answers to inputs cast for another version's signature (a dtype or a name it does not take)."""
 Inputs = Union[Mapping[str, Any], np.ndarray, Sequence[Any]]
 Result = TypeVar("Result")
 
@@ -98,11 +100,25 @@ class ServingClient:
         (strings as bytes), all of them or the ``output_filter`` ones.
         """
         ref = model_ref(model, version, label, signature)
-        served_version, outputs = self._predict(ref, inputs, output_filter)
+        cast_for = self._signatures.version_of(ref)
+        try:
+            served_version, outputs = self._predict(ref, inputs, output_filter)
+        except ClientError as error:
+            if error.code not in REJECTED or not self._version_changed(ref, cast_for):
+                raise
+            return self._predict(ref, inputs, output_filter)[1]  # cast for the version now served
         if served_version is None or served_version == self._signatures.version_of(ref):
             return outputs
-        self._signatures.forget(ref)  # another version answered: its dtypes may differ from the ones cast for
+        self._signatures.forget(ref)  # another version answered: its outputs may differ from the ones expected
         return self._predict(ref, inputs, output_filter)[1]
+
+    def _version_changed(self, ref: ModelRef, cast_for: int | None) -> bool:
+        """Whether "latest" or the label of ``ref`` now stands for another version than the inputs were cast for."""
+        if ref.version is not None:
+            return False
+        self._signatures.forget(ref)
+        self.metadata(ref.name, ref.version, ref.label)
+        return self._signatures.version_of(ref) != cast_for
 
     def _predict(
         self, ref: ModelRef, inputs: Inputs, output_filter: Sequence[str] | None

@@ -125,8 +125,11 @@ class RestSender:
             self._local.connections.pop(netloc, None)
             if isinstance(error, TimeoutError):
                 raise ClientError("DEADLINE_EXCEEDED", str(error)) from None
+            self.replicas.mark_down(netloc)
             raise ClientError("UNAVAILABLE", str(error), retryable=True) from None
         if response.status != 200:
+            if response.status == 503:
+                self.replicas.mark_down(netloc)
             code = f"HTTP {response.status} {CODE_BY_HTTP_STATUS.get(response.status, '')}".rstrip()
             raise ClientError(code, code, response.status, retryable=response.status == 503)
 

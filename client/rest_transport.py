@@ -116,8 +116,16 @@ class RestTransport:
     def _request(self, method: str, path: str, body: Any, timeout: float, key: str | None = None) -> Any:
         """``key`` of the JSON object the next replica answers (all of it without a key); else a ClientError."""
         data = None if body is None else json_dumps(body)
-        status, payload = self._exchange(self._replicas.pick(), method, path, data, timeout)
+        replica = self._replicas.pick()
+        try:
+            status, payload = self._exchange(replica, method, path, data, timeout)
+        except ClientError as error:
+            if error.retryable:
+                self._replicas.mark_down(replica)
+            raise
         if status != 200:
+            if status == 503:
+                self._replicas.mark_down(replica)
             raise _http_error(status, payload)
         try:
             answer = json.loads(payload)

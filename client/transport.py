@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -59,13 +60,29 @@ def split_servers(servers: str | Sequence[str]) -> list[str]:
 
 
 class RoundRobin:
-    """Hands out the replicas in turn, safely from many threads."""
+    """Hands out the replicas in turn, safely from many threads, skipping those recently found down.
 
-    def __init__(self, replicas: Sequence[str]) -> None:
+    A replica marked down (it refused or dropped a connection, or answered 503) is passed over for
+    ``quarantine`` seconds, so retries go to replicas that answer, as gRPC's round_robin skips subchannels
+    that are not ready. When every replica is marked down, they are tried in turn anyway.
+    """
+
+    def __init__(self, replicas: Sequence[str], quarantine: float = 1.0) -> None:
         self.replicas = list(replicas)
+        self._quarantine = quarantine
         self._next = itertools.cycle(self.replicas)
+        self._down_until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def pick(self) -> str:
         with self._lock:
+            now = time.monotonic()
+            for _ in self.replicas:
+                replica = next(self._next)
+                if self._down_until.get(replica, 0.0) <= now:
+                    return replica
             return next(self._next)
+
+    def mark_down(self, replica: str) -> None:
+        with self._lock:
+            self._down_until[replica] = time.monotonic() + self._quarantine
