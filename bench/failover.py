@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,15 @@ class Replica:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with grpc.insecure_channel(f"localhost:{self.grpc_port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:  # the REST port opens after the gRPC one
+            try:
+                socket.create_connection(("localhost", self.rest_port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -56,6 +66,16 @@ class Replica:
 
     def address(self, transport: str) -> str:
         return f"localhost:{self.grpc_port}" if transport == "grpc" else f"http://localhost:{self.rest_port}"
+
+
+def wait_for_load(bench: subprocess.Popen, errors: list[str]) -> None:
+    """Return once the bench has read the model's metadata and starts sending (its "bench ..." line), then
+    keep collecting its stderr lines into ``errors`` in the background."""
+    for line in bench.stderr:
+        errors.append(line.strip())
+        if line.startswith("bench "):
+            break
+    threading.Thread(target=lambda: errors.extend(line.strip() for line in bench.stderr), daemon=True).start()
 
 
 def failover_run(base: str, transport: str, retries: int, duration: float, concurrency: int) -> dict:
@@ -69,8 +89,10 @@ def failover_run(base: str, transport: str, retries: int, duration: float, concu
         where = "--server" if transport == "grpc" else "--rest"
         command = [sys.executable, "-m", "client", "bench", "--model", MODEL, where, servers, "--retries", str(retries), "--duration", str(duration), "--warmup", "0",
                    "--concurrency", str(concurrency), "--json", str(figures)]
-        bench = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bench = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        errors: list[str] = []
         try:
+            wait_for_load(bench, errors)
             time.sleep(duration / 3)
             stopping = threading.Thread(target=first.terminate)
             stopping.start()
@@ -80,6 +102,8 @@ def failover_run(base: str, transport: str, retries: int, duration: float, concu
         finally:
             for replica in (first, second, third):
                 replica.terminate()
+        if bench.returncode != 0:
+            raise SystemExit(f"error: client bench over {transport} failed: {errors[-1:]}")
         return json.loads(figures.read_text())
 
 

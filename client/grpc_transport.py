@@ -46,6 +46,7 @@ from client.transport import Served
 
 UNLIMITED = -1
 SIGNATURE_DEF_FIELD = "signature_def"
+RETRYABLE = ("UNAVAILABLE", "CANCELLED")
 ROUND_ROBIN_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
@@ -180,6 +181,7 @@ def _call(method: grpc.UnaryUnaryMultiCallable, request: Message, timeout: float
 
 
 def client_error(error: grpc.RpcError) -> ClientError:
-    """The ClientError of a failed call; UNAVAILABLE (a replica down or draining) may be retried elsewhere."""
+    """The ClientError of a failed call. UNAVAILABLE (a replica down or draining) and CANCELLED (this client never
+    cancels, so the server did: a replica shutting down ends its calls in flight) may be retried elsewhere."""
     code = error.code().name
-    return ClientError(code, error.details() or code, HTTP_STATUS_BY_CODE.get(code), retryable=code == "UNAVAILABLE")
+    return ClientError(code, error.details() or code, HTTP_STATUS_BY_CODE.get(code), retryable=code in RETRYABLE)
