@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,18 +27,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench_server import free_port  # noqa: E402
+
 RUNS = {"none": 0, "multiworker x1": 1, "multiworker x2": 2}
 """Each run and its number of workers (0: no TF_CONFIG, `--distribute none`)."""
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def train_with_epoch_times(argv: list[str], times_file: str) -> None:
@@ -66,7 +57,7 @@ def train_with_epoch_times(argv: list[str], times_file: str) -> None:
 
 def run(workers: int, argv: list[str], folder: Path) -> list[float]:
     """One run with `workers` processes (0: no distribution); the chief's epoch seconds."""
-    ports = free_ports(max(workers, 1))
+    ports = [free_port() for _ in range(max(workers, 1))]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     run_argv = [*argv, "--run-dir", str(folder / "run"), "--export-root", str(folder / "saved_models")]
     run_argv += ["--distribute", "multiworker"] if workers else ["--distribute", "none"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from server_process import free_port
 
 from trainer.export import layout
 from trainer.multiworker import WorkerRole, take_chief_state, worker_run_dir
@@ -26,16 +26,6 @@ from trainer.multiworker import WorkerRole, take_chief_state, worker_run_dir
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 4
 START_TIMEOUT_S, FAIL_TIMEOUT_S, RUN_TIMEOUT_S = 180, 120, 300
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def start_worker(index: int, ports: list[int], argv: list[str], log: Path) -> subprocess.Popen:
@@ -82,7 +72,7 @@ def run_job(tmp_path: Path, argv: list[str], ports: list[int], name: str) -> tup
 
 
 def test_two_workers_end_with_identical_weights_and_only_the_chief_exports(tmp_path, dataset_dir_writer):
-    _, worker_log = run_job(tmp_path, job_argv(tmp_path, 2, dataset_dir_writer), free_ports(2), "job")
+    _, worker_log = run_job(tmp_path, job_argv(tmp_path, 2, dataset_dir_writer), [free_port(), free_port()], "job")
     assert "the chief evaluates and exports" in worker_log and "exported" not in worker_log
     assert sorted(path.name for path in (tmp_path / "saved_models" / "together").iterdir()) == ["1"]
     model_json = tmp_path / "saved_models" / "together" / "1" / layout.MODEL_JSON
@@ -95,7 +85,7 @@ def test_two_workers_end_with_identical_weights_and_only_the_chief_exports(tmp_p
 
 
 def test_a_killed_worker_stops_the_job_and_both_resume_from_the_chiefs_last_epoch(tmp_path, dataset_dir_writer):
-    argv, ports = job_argv(tmp_path, EPOCHS, dataset_dir_writer), free_ports(2)
+    argv, ports = job_argv(tmp_path, EPOCHS, dataset_dir_writer), [free_port(), free_port()]
     chief, worker = (start_worker(index, ports, argv, tmp_path / f"first-{index}.log") for index in (0, 1))
     backup = tmp_path / "run" / "backup" / "training_metadata.json"
     try:
