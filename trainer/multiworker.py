@@ -88,7 +88,8 @@ def enable_keras_multiworker() -> None:
         trainer_cls = keras_trainer.TensorFlowTrainer
         reduce_per_replica = keras_trainer.reduce_per_replica
         is_multi_worker = keras_trainer._collective_all_reduce_multi_worker
-        trainer_cls._symbolic_build  # noqa: B018 (the Keras function the replacement build calls)
+        if not hasattr(trainer_cls, "_symbolic_build"):  # what the replacement build calls
+            raise AttributeError("TensorFlowTrainer has no _symbolic_build")
     except (ImportError, AttributeError) as error:
         raise TrainerError(f"--distribute multiworker: this Keras version lacks what it needs ({error})") from error
     if getattr(reduce_per_replica, "multiworker_scalars", False):

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 from model_factory import export_half_plus
-from server_process import start_in_process
+from server_process import free_port, start_in_process
 
 from client import ClientError, ServingClient
 from client.grpc_transport import grpc_target
@@ -54,3 +54,17 @@ def test_round_robin_passes_over_a_replica_marked_down_until_all_are():
     turns.mark_down("a")
     turns.mark_down("c")
     assert {turns.pick() for _ in range(3)} == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(("retries", "expect_failures"), [(3, False), (0, True)])
+def test_rest_retries_a_call_that_meets_a_replica_down_on_another(replicas, retries, expect_failures):
+    down = f"http://localhost:{free_port()}"
+    with ServingClient(f"{replicas[0].rest_url},{down}", "rest", timeout=30, retries=retries, backoff=0.01) as client:
+        failures = 0
+        for _ in range(CALLS):
+            try:
+                client.predict("half", [0.0])
+            except ClientError as error:
+                assert error.code == "UNAVAILABLE"
+                failures += 1
+    assert (failures > 0) == expect_failures
