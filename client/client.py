@@ -102,12 +102,12 @@ class ServingClient:
         ref = model_ref(model, version, label, signature)
         cast_for = self._signatures.version_of(ref)
         try:
-            served_version, outputs = self._predict(ref, inputs, output_filter)
+            answered_as_cast, outputs = self._predict(ref, inputs, output_filter)
         except ClientError as error:
             if error.code not in REJECTED or not self._version_changed(ref, cast_for):
                 raise
             return self._predict(ref, inputs, output_filter)[1]  # cast for the version now served
-        if served_version is None or served_version == self._signatures.version_of(ref):
+        if answered_as_cast:
             return outputs
         self._signatures.forget(ref)  # another version answered: its outputs may differ from the ones expected
         return self._predict(ref, inputs, output_filter)[1]
@@ -122,11 +122,15 @@ class ServingClient:
 
     def _predict(
         self, ref: ModelRef, inputs: Inputs, output_filter: Sequence[str] | None
-    ) -> tuple[int | None, dict[str, np.ndarray]]:
+    ) -> tuple[bool, dict[str, np.ndarray]]:
+        """The outputs, and whether the version that answered is the one the inputs were cast for (as far as
+        the API tells: a REST answer does not name its version)."""
         spec = self.signature(ref.name, ref.signature, ref.version, ref.label)
+        cast_for = self._signatures.version_of(ref)
         arrays = _input_arrays(ref.signature, spec, inputs)
         names = _output_names(spec, output_filter)
-        return self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
+        served, outputs = self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
+        return served is None or cast_for is None or served == cast_for, outputs
 
     def classify(
         self,
