@@ -8,9 +8,10 @@ epochs, side by side:
 - `multiworker x2`: two worker processes (chief and worker on 127.0.0.1 ports), each with half of every
   global batch, their gradients all-reduced over gRPC at every step.
 Each run times its epochs from a Keras callback in the chief's process; the first epoch (tracing) is left
-out. The table gives training images per second and the ratio to `none`.
+out. The three runs are interleaved for `--repeat` rounds; the table gives the median training images per
+second and its ratio to `none`.
 
-    .venv/bin/python bench/multiworker.py --limit-train 12000 --epochs 3
+    .venv/bin/python bench/multiworker.py --limit-train 12000 --epochs 3 --repeat 3
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,20 +87,23 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is not timed (default 3)")
     parser.add_argument("--batch-size", type=int, default=128, help="global batch, over all workers (default 128)")
     parser.add_argument("--arch", default="cnn", help="network (default cnn)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three runs (default 3)")
     args = parser.parse_args()
     argv = ["--arch", args.arch, "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--limit-train",
             str(args.limit_train), "--lr-schedule", "constant", "--precision", "float32", "--offline"]
     train_images = args.limit_train * 0.9  # validation_fraction 0.1 is held out
-    print(f"{'run':<16} {'s/epoch':>8} {'images/s':>9} {'vs none':>8}")
-    baseline = None
-    for name, workers in RUNS.items():
-        with tempfile.TemporaryDirectory() as folder:
-            seconds = run(workers, [*argv, "--model-name", "bench_multiworker"], Path(folder))
-        per_epoch = sum(seconds[1:]) / len(seconds[1:])
-        throughput = train_images / per_epoch
-        baseline = baseline or throughput
-        print(f"{name:<16} {per_epoch:>8.2f} {throughput:>9.0f} {throughput / baseline:>7.2f}x", flush=True)
-
+    rounds: dict[str, list[float]] = {name: [] for name in RUNS}
+    for _ in range(args.repeat):  # the runs interleaved, so that other load on the machine hits them alike
+        for name, workers in RUNS.items():
+            with tempfile.TemporaryDirectory() as folder:
+                seconds = run(workers, [*argv, "--model-name", "bench_multiworker"], Path(folder))
+            rounds[name].append(sum(seconds[1:]) / len(seconds[1:]))
+    print(f"{'run':<16} {'s/epoch':>8} {'images/s':>9} {'vs none':>8}  (median of {args.repeat}; each round's s/epoch)")
+    baseline = train_images / statistics.median(rounds["none"])
+    for name, per_epoch in rounds.items():
+        throughput = train_images / statistics.median(per_epoch)
+        each = ", ".join(f"{value:.2f}" for value in per_epoch)
+        print(f"{name:<16} {statistics.median(per_epoch):>8.2f} {throughput:>9.0f} {throughput / baseline:>7.2f}x  ({each})")
 
 if __name__ == "__main__":
     main()
