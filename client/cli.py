@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     metadata.set_defaults(run=run_metadata)
     contract = commands.add_parser(
         "contract", parents=[connection_options(), model_option(), version_options()],
-        help="model.json of a model (gRPC)",
-        description="The model's model.json, read from its 'metadata' signature. TF Serving's REST API cannot "
-        "call a signature without inputs, so this needs gRPC.",
+        help="model.json of a model",
+        description="The model's model.json, read from its 'metadata' signature. Over REST this needs our server "
+        "(TF Serving's REST API cannot call a signature without inputs); against TF Serving use gRPC.",
     )
     contract.set_defaults(run=run_contract)
     listing = commands.add_parser(
@@ -175,7 +175,8 @@ def parse_input(item: str) -> tuple[str, Any]:
 def class_names(
     client: ServingClient, args: argparse.Namespace, signatures: dict[str, SignatureSpec], signature: str, output: str
 ) -> list[str] | None:
-    """The labels model.json gives for ``output``; None when the contract cannot be read (REST, no contract)."""
+    """The labels model.json gives for ``output``; None when the model has no contract or it cannot be read
+    (REST on TF Serving: then one line says so and what to use)."""
     if METADATA_SIGNATURE not in signatures:
         return None
     try:
@@ -183,6 +184,7 @@ def class_names(
     except ClientError as error:
         if error.code != "UNIMPLEMENTED":
             raise
+        print(f"note: class names come from the model's contract: {error.message}", file=sys.stderr)
         return None
     described = contract.get("outputs", {}).get(signature, {}).get(output, {})
     return described.get("labels") or contract.get("labels")

@@ -1,8 +1,11 @@
 """``ServingClient``: one client with the same methods over gRPC and REST, numpy in and numpy out.
 
-It talks to TensorFlow Serving's APIs only, so it works against our server and the real one alike. The
-signatures of each model are fetched once (per version or label) and kept: they give the dtypes that
-inputs are cast to and that REST outputs are decoded by, and the name of a lone input.
+It talks to TensorFlow Serving's APIs only, so it works against our server and the real one alike, and to
+one server or several replicas (``client.transport``). The signatures of each served version are fetched
+once and kept (``client.signatures``): they give the dtypes that inputs are cast to and that REST outputs are
+decoded by, and the name of a lone input. Which version "latest" or a label means is asked again after
+``refresh`` seconds, and at once when a gRPC answer comes from another version, so a newly loaded version
+with other dtypes gets inputs cast for it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ from client.messages import (
 )
 from client.rest_transport import RestTransport
 from client.retry import RetryPolicy
+from client.signatures import SignatureCache
 from client.tensors import as_input_array
+from client.transport import Transport, split_servers
 
 TRANSPORTS = ("grpc", "rest")
 METADATA_SIGNATURE = "metadata"
 MODEL_JSON_OUTPUT = "model_json"
+REJECTED = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
+"""What a server answers to inputs cast for another version's signature (a dtype or a name it does not take)."""
 Inputs = Union[Mapping[str, Any], np.ndarray, Sequence[Any]]
 Result = TypeVar("Result")
 
@@ -39,33 +46,43 @@ Result = TypeVar("Result")
 class ServingClient:
     """A TF Serving client for ``target``: ``host:port`` for gRPC, ``http://host:port`` for REST.
 
+    ``target`` may name several replicas (``"a:8500,b:8500"`` or a list); calls are balanced over them.
     ``timeout`` bounds every call in seconds, retries included; ``retries`` more attempts are made,
-    ``backoff`` seconds apart and doubling, when the server is unavailable (gRPC UNAVAILABLE, HTTP 503,
-    connection refused). ``max_message_bytes`` caps gRPC messages both ways (default: no cap, so large
-    responses never hit gRPC's 4 MB receive default). Every failure raises ``ClientError``.
+    ``backoff`` seconds apart and doubling, when a replica is unavailable (gRPC UNAVAILABLE, HTTP 503,
+    connection refused or dropped), each on the next replica. ``max_message_bytes`` caps gRPC messages both
+    ways (default: no cap, so large responses never hit gRPC's 4 MB receive default). ``refresh`` is how
+    many seconds the version behind "latest" or a label is trusted before it is asked again. Every failure
+    raises ``ClientError``.
     """
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         transport: str = "grpc",
         timeout: float = 10.0,
         max_message_bytes: int | None = None,
         retries: int = 3,
         backoff: float = 0.1,
+        refresh: float = 30.0,
     ) -> None:
         if transport not in TRANSPORTS:
             raise invalid_argument(f"transport must be one of {', '.join(TRANSPORTS)}; got {transport!r}")
-        if timeout <= 0 or retries < 0 or backoff < 0:
-            raise invalid_argument(f"need timeout > 0, retries >= 0, backoff >= 0; got {timeout}, {retries}, {backoff}")
-        self.target = target
+        if timeout <= 0 or retries < 0 or backoff < 0 or refresh < 0:
+            raise invalid_argument(
+                f"need timeout > 0, retries >= 0, backoff >= 0, refresh >= 0; got {timeout}, {retries}, {backoff}, "
+                f"{refresh}"
+            )
+        self.servers = split_servers(target)
+        self.target = ",".join(self.servers)
         self.transport = transport
         self.timeout = timeout
-        self._retry = RetryPolicy(retries=retries, initial_backoff=backoff)
-        self._transport: GrpcTransport | RestTransport = (
-            GrpcTransport(target, max_message_bytes, self._retry) if transport == "grpc" else RestTransport(target)
+        self.retry = RetryPolicy(retries=retries, initial_backoff=backoff)
+        self._transport: Transport = (
+            GrpcTransport(self.servers, max_message_bytes, self.retry)
+            if transport == "grpc"
+            else RestTransport(self.servers)
         )
-        self._signatures: dict[tuple[str, int | None, str | None], dict[str, SignatureSpec]] = {}
+        self._signatures = SignatureCache(refresh)
         self._closed = False
 
     def predict(
@@ -83,10 +100,37 @@ class ServingClient:
         (strings as bytes), all of them or the ``output_filter`` ones.
         """
         ref = model_ref(model, version, label, signature)
-        spec = self.signature(model, signature, version, label)
+        cast_for = self._signatures.version_of(ref)
+        try:
+            answered_as_cast, outputs = self._predict(ref, inputs, output_filter)
+        except ClientError as error:
+            if error.code not in REJECTED or not self._version_changed(ref, cast_for):
+                raise
+            return self._predict(ref, inputs, output_filter)[1]  # cast for the version now served
+        if answered_as_cast:
+            return outputs
+        self._signatures.forget(ref)  # another version answered: its outputs may differ from the ones expected
+        return self._predict(ref, inputs, output_filter)[1]
+
+    def _version_changed(self, ref: ModelRef, cast_for: int | None) -> bool:
+        """Whether "latest" or the label of ``ref`` now stands for another version than the inputs were cast for."""
+        if ref.version is not None:
+            return False
+        self._signatures.forget(ref)
+        self.metadata(ref.name, ref.version, ref.label)
+        return self._signatures.version_of(ref) != cast_for
+
+    def _predict(
+        self, ref: ModelRef, inputs: Inputs, output_filter: Sequence[str] | None
+    ) -> tuple[bool, dict[str, np.ndarray]]:
+        """The outputs, and whether the version that answered is the one the inputs were cast for (as far as
+        the API tells: a REST answer does not name its version)."""
+        spec = self.signature(ref.name, ref.signature, ref.version, ref.label)
+        cast_for = self._signatures.version_of(ref)
         arrays = _input_arrays(ref.signature, spec, inputs)
         names = _output_names(spec, output_filter)
-        return self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
+        served, outputs = self._call(lambda seconds: self._transport.predict(ref, arrays, spec, names, seconds))
+        return served is None or cast_for is None or served == cast_for, outputs
 
     def classify(
         self,
@@ -117,8 +161,8 @@ class ServingClient:
     def metadata(self, model: str, version: int | None = None, label: str | None = None) -> dict[str, SignatureSpec]:
         """Every signature of the model with its inputs and outputs (``tf.TensorSpec``: dtype and shape)."""
         ref = model_ref(model, version, label)
-        signatures = self._call(lambda seconds: self._transport.metadata(ref, seconds))
-        self._signatures[_cache_key(ref)] = signatures
+        served_version, signatures = self._call(lambda seconds: self._transport.metadata(ref, seconds))
+        self._signatures.store(ref, served_version, signatures)
         return signatures
 
     def signature(
@@ -126,7 +170,7 @@ class ServingClient:
     ) -> SignatureSpec:
         """One signature (default ``serving_default``), from the metadata this client keeps per model version."""
         ref = model_ref(model, version, label, signature)
-        signatures = self._signatures.get(_cache_key(ref)) or self.metadata(model, version, label)
+        signatures = self._signatures.get(ref) or self.metadata(model, version, label)
         if ref.signature not in signatures:
             raise ClientError(
                 "FAILED_PRECONDITION",
@@ -166,7 +210,7 @@ class ServingClient:
     def _call(self, operation: Callable[[float], Result]) -> Result:
         if self._closed:
             raise ClientError("FAILED_PRECONDITION", f"the client of {self.target} is closed")
-        return self._retry.call(operation, self.timeout)
+        return self.retry.call(operation, self.timeout)
 
 
 def model_ref(model: str, version: int | None, label: str | None, signature: str | None = None) -> ModelRef:
@@ -176,10 +220,6 @@ def model_ref(model: str, version: int | None, label: str | None, signature: str
     if version is not None and label is not None:
         raise invalid_argument(f"choose a version or a label, not both (got version {version}, label {label!r})")
     return ModelRef(model, version, label, signature or DEFAULT_SIGNATURE)
-
-
-def _cache_key(ref: ModelRef) -> tuple[str, int | None, str | None]:
-    return ref.name, ref.version, ref.label
 
 
 def _input_arrays(signature_name: str, spec: SignatureSpec, inputs: Inputs) -> dict[str, np.ndarray]:

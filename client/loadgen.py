@@ -249,7 +249,7 @@ def run_bench(client: ServingClient, args: argparse.Namespace) -> None:
 def sender_for(
     client: ServingClient, ref: ModelRef, spec: SignatureSpec, inputs: dict[str, np.ndarray], timeout: float
 ) -> GrpcSender | RestSender:
-    """The raw sender for the client's transport and address."""
+    """The raw sender for the client's transport and replicas, retrying as the client does."""
     if client.transport == "rest":
-        return RestSender(client.target, ref, inputs, timeout)
-    return GrpcSender(client.target, ref, spec, inputs, timeout)
+        return RestSender(client.servers, ref, inputs, timeout, client.retry)
+    return GrpcSender(client.servers, ref, spec, inputs, timeout, client.retry)

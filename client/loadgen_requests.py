@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Callable, Sequence
 
 import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from client.errors import CODE_BY_HTTP_STATUS, InputError
-from client.grpc_transport import model_spec
+from client.errors import CODE_BY_HTTP_STATUS, ClientError
+from client.grpc_transport import channel_options, client_error, model_spec, open_channel
 from client.messages import ModelRef, SignatureSpec
-from client.rest_transport import model_path
+from client.rest_transport import model_path, rest_address
+from client.retry import RetryPolicy
 from client.tensors import json_dumps, to_tensor_proto
+from client.transport import RoundRobin, split_servers
 
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 IMAGE_CHANNELS = (1, 3, 4)
 OK = "OK"
+NO_RETRIES = RetryPolicy(retries=0)
 Send = Callable[[], str]
 """One request, sent and answered: the answer's status, ``OK``, a gRPC code name or ``HTTP <status>``."""
 
@@ -62,62 +64,97 @@ def _values(tensor: tf.TensorSpec, shape: list[int], rng: np.random.Generator) -
 
 
 class GrpcSender:
-    """Sends one serialised PredictRequest over a channel to ``target``; the answer is not parsed."""
+    """Sends one serialised PredictRequest over a round-robin channel to the replicas; the answer is not parsed.
 
-    def __init__(self, target: str, ref: ModelRef, spec: SignatureSpec, inputs: dict[str, np.ndarray], timeout: float) -> None:
+    An UNAVAILABLE answer is retried by ``retry`` (on the next ready replica) within the timeout.
+    """
+
+    def __init__(
+        self, servers: str | Sequence[str], ref: ModelRef, spec: SignatureSpec, inputs: dict[str, np.ndarray],
+        timeout: float, retry: RetryPolicy = NO_RETRIES,
+    ) -> None:
         request = predict_pb2.PredictRequest(model_spec=model_spec(ref))
         for alias, array in inputs.items():
             request.inputs[alias].CopyFrom(to_tensor_proto(array, spec.inputs[alias]))
         self.payload = request.SerializeToString()
-        self.timeout = timeout
-        self.channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
+        self.timeout, self.retry = timeout, retry
+        self.channel = open_channel(split_servers(servers), channel_options(None, retry))
         self.predict = self.channel.unary_unary(PREDICT_METHOD)
 
     def __call__(self) -> str:
+        return _status_of(lambda: self.retry.call(self._attempt, self.timeout))
+
+    def _attempt(self, seconds: float) -> None:
         try:
-            self.predict(self.payload, timeout=self.timeout)
+            self.predict(self.payload, timeout=seconds)
         except grpc.RpcError as error:
-            return error.code().name
-        return OK
+            raise client_error(error) from None
 
     def close(self) -> None:
         self.channel.close()
 
 
 class RestSender:
-    """POSTs one JSON body to ``:predict``, one keep-alive connection per thread; the answer is read, not parsed."""
+    """POSTs one JSON body to ``:predict`` of the replicas in turn, one keep-alive connection per thread and
+    replica; the answer is read, not parsed. Refused or dropped connections and 503s are retried by ``retry``."""
 
-    def __init__(self, url: str, ref: ModelRef, inputs: dict[str, np.ndarray], timeout: float) -> None:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme != "http" or not parts.hostname:
-            raise InputError(f"the load generator's REST address must look like http://host:port; got {url!r}")
-        self.netloc = parts.netloc
+    def __init__(
+        self, urls: str | Sequence[str], ref: ModelRef, inputs: dict[str, np.ndarray], timeout: float,
+        retry: RetryPolicy = NO_RETRIES,
+    ) -> None:
+        self.replicas = RoundRobin([rest_address(url)[1] for url in split_servers(urls)])
         self.path = model_path(ref, ":predict")
         self.body = json_dumps({"signature_name": ref.signature, "inputs": {k: v.tolist() for k, v in inputs.items()}})
-        self.timeout = timeout
+        self.timeout, self.retry = timeout, retry
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def __call__(self) -> str:
-        connection = self._connection()
+        return _status_of(lambda: self.retry.call(self._attempt, self.timeout))
+
+    def _attempt(self, seconds: float) -> None:
+        netloc = self.replicas.pick()
+        connection = self._connection(netloc, seconds)
         try:
             connection.request("POST", self.path, self.body, {"Content-Type": "application/json"})
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException) as error:
             connection.close()
-            self._local.connection = None
-            return "DEADLINE_EXCEEDED" if isinstance(error, TimeoutError) else "UNAVAILABLE"
-        return OK if response.status == 200 else f"HTTP {response.status} {CODE_BY_HTTP_STATUS.get(response.status, '')}".rstrip()
+            self._local.connections.pop(netloc, None)
+            if isinstance(error, TimeoutError):
+                raise ClientError("DEADLINE_EXCEEDED", str(error)) from None
+            self.replicas.mark_down(netloc)
+            raise ClientError("UNAVAILABLE", str(error), retryable=True) from None
+        if response.status != 200:
+            if response.status == 503:
+                self.replicas.mark_down(netloc)
+            code = f"HTTP {response.status} {CODE_BY_HTTP_STATUS.get(response.status, '')}".rstrip()
+            raise ClientError(code, code, response.status, retryable=response.status == 503)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection = getattr(self._local, "connection", None)
+    def _connection(self, netloc: str, seconds: float) -> http.client.HTTPConnection:
+        if not hasattr(self._local, "connections"):
+            self._local.connections = {}
+        connection = self._local.connections.get(netloc)
         if connection is None:
-            connection = http.client.HTTPConnection(self.netloc, timeout=self.timeout)
-            self._local.connection = connection
-            self._opened.append(connection)
+            connection = self._local.connections[netloc] = http.client.HTTPConnection(netloc)
+            with self._lock:
+                self._opened.append(connection)
+        connection.timeout = seconds
+        if connection.sock is not None:
+            connection.sock.settimeout(seconds)
         return connection
 
     def close(self) -> None:
         for connection in self._opened:
             connection.close()
+
+
+def _status_of(send: Callable[[], None]) -> str:
+    """``OK``, or the code of the error the request ended with after its retries."""
+    try:
+        send()
+    except ClientError as error:
+        return error.code
+    return OK

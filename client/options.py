@@ -12,12 +12,18 @@ def connection_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     where = options.add_mutually_exclusive_group()
     where.add_argument(
-        "--server", metavar="HOST:PORT", help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET})"
+        "--server", metavar="HOST:PORT[,HOST:PORT...]",
+        help=f"gRPC address of the server (default {DEFAULT_GRPC_TARGET}); several replicas, or one DNS name with "
+        "several addresses, are balanced round robin",
     )
-    where.add_argument("--rest", metavar="URL", help="use the REST API at URL instead, e.g. http://localhost:8501")
+    where.add_argument(
+        "--rest", metavar="URL[,URL...]",
+        help="use the REST API at URL instead, e.g. http://localhost:8501; several replicas are taken in turn",
+    )
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included (default 10)")
     options.add_argument(
-        "--retries", type=int, default=3, help="extra attempts while the server is unavailable (default 3)"
+        "--retries", type=int, default=3,
+        help="extra attempts, each on the next replica, while a server is unavailable (default 3; 0: none)",
     )
     return options
 

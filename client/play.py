@@ -133,7 +133,7 @@ def _play_loop(call: Callable[[np.ndarray], list[int]], setup: PolicySetup, envs
 
 def read_contract(client: ServingClient, model: str, contract_file: str | None, version: int | None = None,
                   label: str | None = None) -> dict[str, Any]:
-    """The model's contract from a file, or from the server's `metadata` signature (gRPC only)."""
+    """The model's contract from a file, or from the server's `metadata` signature (gRPC, or REST on our server)."""
     if contract_file:
         try:
             return json.loads(Path(contract_file).read_text(encoding="utf-8"))
@@ -145,7 +145,7 @@ def read_contract(client: ServingClient, model: str, contract_file: str | None, 
         if error.code != "UNIMPLEMENTED":
             raise
         raise InputError(
-            "TF Serving's REST API cannot call the contract's no-input 'metadata' signature: pass --contract FILE "
+            "this server's REST API cannot call the contract's no-input 'metadata' signature: pass --contract FILE "
             f"(write it with: python -m client contract --model {model} > model.json) or play over gRPC"
         ) from None
 

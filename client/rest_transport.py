@@ -1,6 +1,8 @@
 """The REST transport: TensorFlow Serving's ``/v1/models`` API over keep-alive HTTP/1.1 (stdlib only).
 
-Each thread keeps one connection to the server. Tensors go out in the columnar ``inputs`` format and
+Calls go to the replicas in turn (round robin); each thread keeps one connection to each replica. A call
+that cannot reach its replica (refused, or dropped by a server shutting down) may be retried, and the
+retry goes to the next replica. Tensors go out in the columnar ``inputs`` format and
 come back decoded by the output dtypes of the signature, since JSON itself cannot tell uint8 from
 float or bytes from text.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +33,7 @@ from client.messages import (
     statuses_from_proto,
 )
 from client.tensors import from_json_value, json_dumps
+from client.transport import RoundRobin, Served
 
 STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 """What a keep-alive connection the server has closed since its last use fails with."""
@@ -37,15 +41,16 @@ MAX_ERROR_CHARS = 300
 
 
 class RestTransport:
-    """Calls to ``url`` (``http://host:port``; ``host:port`` means http)."""
+    """Calls to the replicas at ``urls`` (``http://host:port`` each; ``host:port`` means http)."""
 
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ClientError("INVALID_ARGUMENT", f"REST address must look like http://host:port; got {url!r}")
-        self._url = f"{parts.scheme}://{parts.netloc}"
-        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self._netloc = parts.netloc
+    def __init__(self, urls: Sequence[str]) -> None:
+        replicas = [rest_address(url) for url in urls]
+        schemes = {scheme for scheme, _ in replicas}
+        self._connection_class = http.client.HTTPSConnection if schemes == {"https"} else http.client.HTTPConnection
+        if len(schemes) > 1:
+            raise ClientError("INVALID_ARGUMENT", f"REST servers must all use http or all https; got {list(urls)}")
+        self._replicas = RoundRobin([netloc for _, netloc in replicas])
+        self._scheme = schemes.pop()
         self._local = threading.local()
         self._connections: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
@@ -57,18 +62,16 @@ class RestTransport:
         signature: SignatureSpec,
         output_names: list[str],
         timeout: float,
-    ) -> dict[str, np.ndarray]:
-        if not inputs:
-            raise ClientError(
-                "UNIMPLEMENTED",
-                f'signature "{ref.signature}" takes no inputs, and TF Serving\'s REST API cannot call such a '
-                f"signature (it answers 'Failed to get input map for signature: {ref.signature}'): use gRPC",
-            )
+    ) -> Served:
+        """REST answers do not say which version served them: the version is None."""
         body = {"signature_name": ref.signature, "inputs": {alias: array.tolist() for alias, array in inputs.items()}}
-        outputs = self._request("POST", model_path(ref, ":predict"), body, timeout, "outputs")
+        try:
+            outputs = self._request("POST", model_path(ref, ":predict"), body, timeout, "outputs")
+        except ClientError as error:
+            raise no_input_error(ref, error) if not inputs else error from None
         if len(signature.outputs) == 1:
             outputs = {next(iter(signature.outputs)): outputs}
-        return {alias: from_json_value(outputs[alias], signature.outputs[alias]) for alias in output_names}
+        return None, {alias: from_json_value(outputs[alias], signature.outputs[alias]) for alias in output_names}
 
     def classify(self, ref: ModelRef, examples: list[tf.train.Example], timeout: float) -> Classifications:
         """Scores are float32 on the server; they are rounded to float32 here so both transports agree."""
@@ -81,12 +84,17 @@ class RestTransport:
         results = self._request("POST", model_path(ref, ":regress"), body, timeout, "results")
         return np.asarray(results, dtype=np.float32)
 
-    def metadata(self, ref: ModelRef, timeout: float) -> dict[str, SignatureSpec]:
-        metadata = self._request("GET", model_path(ref, "/metadata"), None, timeout, "metadata")
-        signature_map = json_format.ParseDict(
-            metadata.get("signature_def", {}), get_model_metadata_pb2.SignatureDefMap(), ignore_unknown_fields=True
-        )
-        return signatures_from_proto(signature_map)
+    def metadata(self, ref: ModelRef, timeout: float) -> tuple[int, dict[str, SignatureSpec]]:
+        answer = self._request("GET", model_path(ref, "/metadata"), None, timeout)
+        try:
+            version = int(answer["model_spec"]["version"])
+            signature_map = json_format.ParseDict(
+                answer["metadata"].get("signature_def", {}), get_model_metadata_pb2.SignatureDefMap(),
+                ignore_unknown_fields=True,
+            )
+        except (KeyError, TypeError, ValueError, json_format.ParseError):
+            raise ClientError("UNKNOWN", "the server's metadata answer has no model_spec version or signatures") from None
+        return version, signatures_from_proto(signature_map)
 
     def status(self, ref: ModelRef, timeout: float) -> list[VersionStatus]:
         return _statuses(self._request("GET", model_path(ref, ""), None, timeout, "model_version_status"))
@@ -105,55 +113,68 @@ class RestTransport:
                 connection.close()
             self._connections.clear()
 
-    def _request(self, method: str, path: str, body: Any, timeout: float, key: str) -> Any:
-        """``key`` of the JSON object the server answers; any other answer is a ClientError."""
+    def _request(self, method: str, path: str, body: Any, timeout: float, key: str | None = None) -> Any:
+        """``key`` of the JSON object the next replica answers (all of it without a key); else a ClientError."""
         data = None if body is None else json_dumps(body)
-        status, payload = self._exchange(method, path, data, timeout)
+        replica = self._replicas.pick()
+        try:
+            status, payload = self._exchange(replica, method, path, data, timeout)
+        except ClientError as error:
+            if error.retryable:
+                self._replicas.mark_down(replica)
+            raise
         if status != 200:
+            if status == 503:
+                self._replicas.mark_down(replica)
             raise _http_error(status, payload)
         try:
-            return json.loads(payload)[key]
+            answer = json.loads(payload)
+            return answer if key is None else answer[key]
         except (ValueError, KeyError, TypeError):
             raise ClientError("UNKNOWN", f"{method} {path}: the server's answer has no JSON '{key}'") from None
 
     def _exchange(
-        self, method: str, path: str, data: bytes | None, timeout: float, reopen: bool = True
+        self, netloc: str, method: str, path: str, data: bytes | None, timeout: float, reopen: bool = True
     ) -> tuple[int, bytes]:
         """One request and its answer; a keep-alive connection the server has closed is reopened once."""
-        connection, reused = self._connection()
+        connection, reused = self._connection(netloc)
         try:
             return _send(connection, method, path, data, timeout)
         except (OSError, http.client.HTTPException) as error:
-            self._forget(connection)
+            self._forget(netloc, connection)
             if reused and reopen and isinstance(error, STALE_CONNECTION_ERRORS):
-                return self._exchange(method, path, data, timeout, reopen=False)
-            raise self._connection_error(error) from None
+                return self._exchange(netloc, method, path, data, timeout, reopen=False)
+            raise self._connection_error(netloc, error) from None
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection, and whether it has carried a request before."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection, True
-        connection = self._connection_class(self._netloc)
-        self._local.connection = connection
+    def _connection(self, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to ``netloc``, and whether it has carried a request before."""
+        connections = self._thread_connections()
+        if netloc in connections:
+            return connections[netloc], True
+        connection = connections[netloc] = self._connection_class(netloc)
         with self._lock:
             self._connections.add(connection)
         return connection, False
 
-    def _forget(self, connection: http.client.HTTPConnection) -> None:
+    def _thread_connections(self) -> dict[str, http.client.HTTPConnection]:
+        if not hasattr(self._local, "connections"):
+            self._local.connections = {}
+        return self._local.connections
+
+    def _forget(self, netloc: str, connection: http.client.HTTPConnection) -> None:
         connection.close()
-        self._local.connection = None
+        self._thread_connections().pop(netloc, None)
         with self._lock:
             self._connections.discard(connection)
 
-    def _connection_error(self, error: Exception) -> ClientError:
-        """Refused connections may be retried; timeouts and other network failures are final."""
+    def _connection_error(self, netloc: str, error: Exception) -> ClientError:
+        """Timeouts are final; a replica that refused or dropped the connection may be retried (on another)."""
+        url = f"{self._scheme}://{netloc}"
         if isinstance(error, TimeoutError):
-            return ClientError("DEADLINE_EXCEEDED", f"no answer from {self._url} within the deadline")
+            return ClientError("DEADLINE_EXCEEDED", f"no answer from {url} within the deadline")
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or type(error).__name__
-        return ClientError(
-            "UNAVAILABLE", f"cannot reach {self._url}: {reason}", retryable=isinstance(error, ConnectionRefusedError)
-        )
+        retryable = isinstance(error, (ConnectionRefusedError, *STALE_CONNECTION_ERRORS))
+        return ClientError("UNAVAILABLE", f"cannot reach {url}: {reason}", retryable=retryable)
 
 
 def _send(
@@ -166,6 +187,25 @@ def _send(
     connection.request(method, path, body=data, headers=headers)
     response = connection.getresponse()
     return response.status, response.read()
+
+
+def rest_address(url: str) -> tuple[str, str]:
+    """``http://host:port`` (or ``host:port``) as its scheme and ``host:port``."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClientError("INVALID_ARGUMENT", f"REST address must look like http://host:port; got {url!r}")
+    return parts.scheme, parts.netloc
+
+
+def no_input_error(ref: ModelRef, error: ClientError) -> ClientError:
+    """TF Serving's REST API cannot run a signature without inputs; our server can (an extension)."""
+    if error.code != "INVALID_ARGUMENT" or "Failed to get input map" not in error.message:
+        return error
+    return ClientError(
+        "UNIMPLEMENTED",
+        f'this server\'s REST API cannot call signature "{ref.signature}", which takes no inputs (TF Serving '
+        "cannot; our server can): use gRPC, --server HOST:8500",
+    )
 
 
 def model_path(ref: ModelRef, suffix: str) -> str:

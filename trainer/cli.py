@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NoReturn
 
 from trainer.config import add_config_arguments, config_from_args
@@ -174,13 +175,37 @@ def _chosen_preset(job: Job, args: argparse.Namespace) -> Mapping[str, Any]:
     return job.presets[chosen[0]].values if chosen else {}
 
 
+def distributed_jobs() -> list[str]:
+    """The jobs that can train across processes: those whose config has a `distribute` flag."""
+    return [f"{family} {name}" for family, (_, jobs) in FAMILIES.items() for name, job in jobs.items()
+            if any(item.name == "distribute" for item in fields(job.config_cls))]
+
+
+def check_distribution(label: str, job: Job, arguments: Sequence[str]) -> None:
+    """Refuse --distribute, or a TF_CONFIG cluster, for a job that runs in one process.
+
+    Otherwise each process started with its TF_CONFIG would train and export alone, unaware of the others.
+    """
+    supported = distributed_jobs()
+    if label in supported:
+        return
+    where = f"is supported by {' and '.join(supported)} only"
+    if any(argument.split("=")[0] == "--distribute" for argument in arguments):
+        raise TrainerError(f"{label} trains in one process: --distribute (multi-worker training) {where}")
+    if "TF_CONFIG" in os.environ:
+        raise TrainerError(f"{label} trains in one process, but TF_CONFIG is set: unset it (multi-worker training {where})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the job the arguments name; return the process exit status (2 for errors the user can fix)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     after_interrupt = Job.after_interrupt
     try:
-        args = build_parser().parse_args(arguments)
+        parser = build_parser()
+        args, _ = parser.parse_known_args(arguments)
         job = FAMILIES[args.family][1][args.model]
+        check_distribution(f"{args.family} {args.model}", job, arguments)
+        args = parser.parse_args(arguments)
         after_interrupt = job.after_interrupt
         config = config_from_args(job.config_cls, args, _chosen_preset(job, args))
         job.load()(config, command=[*PROG.split(), *arguments])

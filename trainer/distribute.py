@@ -4,7 +4,8 @@
 - `mirrored`: `MirroredStrategy`, synchronous data parallelism on all local GPUs, or on the given devices
   (e.g. `/cpu:0,/cpu:1` after configuring logical devices);
 - `multiworker`: `MultiWorkerMirroredStrategy`, whose cluster comes from the TF_CONFIG environment variable
-  (a single local worker without it). Create it before any other TensorFlow work, as TensorFlow requires.
+  (a single local worker without it). Create it before any other TensorFlow work, as TensorFlow requires;
+  `trainer.multiworker` says which worker does what and lets Keras 3's `fit` run under it.
 Jobs build and compile their model inside `strategy.scope()`; Keras `fit` splits each global batch across
 the replicas.
 
@@ -26,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from trainer.errors import TrainerError
+from trainer.multiworker import enable_keras_multiworker
 from trainer.precisions import BFLOAT16_POLICY, FLOAT32_POLICY, GPU_POLICY, PRECISIONS
 
 BFLOAT16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
@@ -70,6 +72,7 @@ def _mirrored(devices: Sequence[str]) -> tf.distribute.Strategy:
 
 def _multiworker(devices: Sequence[str]) -> tf.distribute.Strategy:
     check_tf_config()
+    enable_keras_multiworker()
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

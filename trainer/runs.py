@@ -28,13 +28,14 @@ def default_run_dir(model_name: str) -> Path:
     return RUNS_ROOT / model_name / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
-def prepare_run_dir(config: Any, run_dir: Path, command: list[str]) -> Path:
-    """Create run_dir and save the config there with the command line."""
+def prepare_run_dir(config: Any, run_dir: Path, command: list[str], resume_with: Path | None = None) -> Path:
+    """Create run_dir and save the config there with the command line; `resume_with` is the --run-dir that
+    resumes the job, when it is not run_dir itself (a multi-worker job's other workers)."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TrainerError(f"cannot create run dir {run_dir}: {error.strerror}") from error
-    print(f"run dir: {run_dir} (run again with --run-dir {run_dir} to resume after an interruption)")
+    print(f"run dir: {run_dir} (run again with --run-dir {resume_with or run_dir} to resume after an interruption)")
     save_config(config, command, run_dir / "config.json")
     return run_dir
 

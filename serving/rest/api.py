@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
@@ -63,8 +64,13 @@ class RestApi:
             raise invalid_argument(
                 f'Serving signature name: "{signature_name or "serving_default"}" not found in signature def'
             )
-        inputs, row_format = json_tensor.predict_inputs_from_json(document, signature)
+        if not signature.inputs and document.get("inputs") == {}:  # extension: input-less `metadata` signature
+            inputs, row_format = {}, False
+        else:
+            inputs, row_format = json_tensor.predict_inputs_from_json(document, signature)
         outputs = self._inference.predict_arrays(servable, signature, inputs, deadline=self._deadline())
+        if not inputs:
+            outputs = {name: np.asarray(value) for name, value in outputs.items()}
         return json_tensor.predict_response_json(outputs, row_format)
 
     def _classify(self, route: Route, body: bytes) -> bytes:

@@ -141,3 +141,26 @@ def test_help_of_the_real_command():
     assert result.returncode == 0
     for command in ("predict", "status", "metadata", "contract", "list"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["predict", "--image", "{png}"], ["contract"], ["metadata"], ["status"]],
+    ids=lambda command: command[0],
+)
+def test_every_command_answers_the_same_over_grpc_and_rest(capsys, contract_served, digit_png, command):
+    argv = [part.replace("{png}", digit_png) for part in command] + ["--model", CONTRACT_MODEL]
+    answers = {transport: run(capsys, *argv, *address(contract_served, transport)) for transport in ("grpc", "rest")}
+    assert answers["grpc"][0] == answers["rest"][0] == 0, answers
+    assert answers["grpc"][1] == answers["rest"][1]
+    if command[0] == "predict":
+        assert all(line.split()[1] in DIGIT_NAMES for line in answers["rest"][1].splitlines()[1:])
+
+
+def test_list_over_grpc_says_in_one_line_to_use_rest(capsys, served):
+    code, out, err = run(capsys, "list", "--server", served.grpc_target)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        "error: UNIMPLEMENTED: listing models needs REST (our server's GET /v1/models; TF Serving's gRPC API has no "
+        "such call): use --rest http://HOST:8501"
+    ]

@@ -8,6 +8,8 @@ import tensorflow as tf
 from contract_model import CONTRACT, CONTRACT_MODEL, target_of
 
 from client import ClientError, ServingClient, VersionStatus
+from client.messages import ModelRef
+from client.rest_transport import no_input_error
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28, 1), dtype=np.uint8)
 
@@ -132,16 +134,18 @@ def test_list_models_is_rest_only(client):
 
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])
-def test_contract_reads_the_metadata_signature_over_grpc_only(contract_served, transport):
+def test_contract_reads_the_metadata_signature_over_both_apis(contract_served, transport):
+    """Over REST through our server's extension: :predict of a signature without inputs, with "inputs": {}."""
     with ServingClient(target_of(contract_served, transport), transport) as opened:
-        if transport == "grpc":
-            assert opened.contract(CONTRACT_MODEL) == CONTRACT
-            assert opened.contract(CONTRACT_MODEL, version=1) == CONTRACT
-            return
-        with pytest.raises(ClientError) as raised:
-            opened.contract(CONTRACT_MODEL)
-    assert raised.value.code == "UNIMPLEMENTED"
-    assert "Failed to get input map for signature: metadata" in raised.value.message
+        assert opened.contract(CONTRACT_MODEL) == CONTRACT
+        assert opened.contract(CONTRACT_MODEL, version=1) == CONTRACT
+
+
+def test_a_rest_server_without_the_extension_gets_one_line_that_says_to_use_grpc():
+    tf_serving_answer = ClientError("INVALID_ARGUMENT", "Failed to get input map for signature: metadata", 400)
+    error = no_input_error(ModelRef("m", signature="metadata"), tf_serving_answer)
+    assert error.code == "UNIMPLEMENTED" and "\n" not in error.message
+    assert error.message.endswith("use gRPC, --server HOST:8500")
 
 
 def test_contract_of_a_model_without_metadata_signature(client):

@@ -4,7 +4,8 @@ Datasets come from `trainer.data` (Fashion-MNIST, MNIST, CIFAR-10, or a folder o
 from `trainer.vision.networks` (mlp, cnn, deep). The model takes uint8 images and scales them in the graph, so
 the export accepts raw pixels. Validation data is held out from the training split; the test split is used
 once, after training, for the metrics that go into model.json. Under `--distribute` the model is built and
-compiled inside the strategy's scope. Training runs under the `--precision` dtype policy; a model trained
+compiled inside the strategy's scope; under `--distribute multiworker` every worker trains and only the chief
+evaluates and exports (`trainer.multiworker`). Training runs under the `--precision` dtype policy; a model trained
 under a mixed policy is copied into a float32 twin for the test evaluation and the export, so the export
 computes exactly what was evaluated and runs on any TensorFlow Serving build.
 """
@@ -38,6 +39,7 @@ from trainer.distribute import (
 from trainer.export import layout
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult, ModelInfo, job_model_info
+from trainer.multiworker import AverageWorkerStatistics, WorkerRole, take_chief_state, worker_role, worker_run_dir
 from trainer.runs import default_run_dir, prepare_run_dir, training_callbacks
 from trainer.schedules import cosine_decay
 from trainer.vision.classifier_config import ClassifierConfig
@@ -55,6 +57,7 @@ from trainer.vision.objective import adam, classification_loss
 TRAINER = "vision classifier"
 MONITOR = "val_accuracy"
 WARMUP_IMAGES = 2
+FINAL_WEIGHTS = "final.weights.h5"  # each worker's weights after multi-worker training: the same on all
 PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2  # --lr-schedule plateau: halve after 2 epochs without val_loss gain
 
 Splits = tuple[LabelledImages, LabelledImages]
@@ -113,9 +116,15 @@ def _build(config: ClassifierConfig, dataset: ImageDataset, train_size: int, pol
     return models
 
 
-def float32_twin(config: ClassifierConfig, dataset: ImageDataset, trained: ClassifierModels, policy: str) -> ClassifierModels:
-    """trained itself under float32, else a float32 copy of it (mixed policies keep float32 variables)."""
-    if policy == FLOAT32_POLICY:
+def float32_twin(
+    config: ClassifierConfig, dataset: ImageDataset, trained: ClassifierModels, policy: str, local: bool = False
+) -> ClassifierModels:
+    """trained itself under float32, else a float32 copy of it (mixed policies keep float32 variables).
+
+    `local` asks for a copy in any case: one built outside the strategy, so that evaluating and exporting a
+    model trained across workers runs no collective op (the other workers have stopped by then).
+    """
+    if policy == FLOAT32_POLICY and not local:
         return trained
     twin = _network(config, dataset, FLOAT32_POLICY)
     twin.model.set_weights(trained.model.get_weights())
@@ -170,15 +179,26 @@ def _model_info(
     )
 
 
+def _run_dir(config: ClassifierConfig, role: WorkerRole | None, command: Sequence[str]) -> Path:
+    """This worker's run dir, holding the chief's resume state when it is not the chief's own."""
+    chief_dir = config.run_dir or default_run_dir(config.model_name)
+    run_dir = prepare_run_dir(config, worker_run_dir(chief_dir, role), list(command), resume_with=chief_dir)
+    if run_dir != chief_dir:
+        take_chief_state(chief_dir, run_dir)
+    return run_dir
+
+
 def train_classifier(
     config: ClassifierConfig, command: Sequence[str] = (), callbacks: Sequence[keras.callbacks.Callback] = ()
-) -> ClassifierResult:
+) -> ClassifierResult | None:
     """Train, evaluate on the test split, draw the confusion matrix and export the next version.
 
     command is the argv recorded in model.json; callbacks run after the standard ones (e.g. in tests).
+    A multi-worker job's workers other than the chief train only, and return None.
     """
     print(format_config(config))
     strategy = make_strategy(config.distribute, parse_devices(config.devices))  # before any other TF work
+    role = worker_role(strategy)
     training = {**describe(strategy), "dtype_policy": dtype_policy(config.precision)}
     print(f"training on {training}")
     keras.utils.set_random_seed(config.seed)
@@ -187,9 +207,15 @@ def train_classifier(
     splits = holdout_split(dataset.train, config.validation_fraction, config.seed, config.limit_train)
     with strategy.scope():
         models = _build(config, dataset, len(splits[0]), training["dtype_policy"])
-    run_dir = prepare_run_dir(config, config.run_dir or default_run_dir(config.model_name), list(command))
-    history = _fit(models.model, config, splits, run_dir, callbacks)
-    models = float32_twin(config, dataset, models, training["dtype_policy"])
+    run_dir = _run_dir(config, role, command)
+    averaging = [] if role is None else [AverageWorkerStatistics(strategy)]
+    history = _fit(models.model, config, splits, run_dir, [*averaging, *callbacks])
+    if role is not None:
+        models.model.save_weights(str(run_dir / FINAL_WEIGHTS))
+    if role is not None and not role.is_chief:
+        print(f"{role.name} trained {len(history.epoch)} epochs; the chief evaluates and exports")
+        return None
+    models = float32_twin(config, dataset, models, training["dtype_policy"], local=role is not None)
     report = _evaluate(models.model, dataset, config.batch_size, run_dir)
     signatures = classifier_signatures(models, dataset.class_names, dataset.test.images[:WARMUP_IMAGES])
     extra = {"features": features_description(models), "training": training}

@@ -113,4 +113,8 @@ class ClassifierConfig:
             self.devices is None or self.distribute == "mirrored",
             f"--devices applies only to --distribute mirrored, not '{self.distribute}'",
         )
+        require(
+            self.distribute != "multiworker" or self.run_dir is not None,
+            "--distribute multiworker needs --run-dir: the one folder every worker of the job writes under",
+        )
         self.model_name = validate_model_name(self.model_name or f"{self.dataset}_classifier")
