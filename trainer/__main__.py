@@ -1,10 +1,8 @@
-"""`python -m trainer FAMILY MODEL [flags]`."""
+"""`python -m trainer FAMILY JOB [flags]` (installed as `kslab-trainer`)."""
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+from trainer.cli import main
 
-from trainer.cli import main  # noqa: E402  (the log level must be set before TensorFlow loads)
-
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,14 +9,17 @@ is one more entry in `FAMILIES`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import tf_startup
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
+from trainer.export.layout import existing_versions, model_dir
 from trainer.rl.carracing_config import (
     RECORD_QUICK_PRESET,
     TRAIN_QUICK_PRESET,
@@ -35,6 +38,8 @@ from trainer.vision.vae_config import QUICK_PRESET as VAE_QUICK_PRESET
 from trainer.vision.vae_config import VAEConfig
 
 PROG = "python -m trainer"
+QUICK_PRESET_NAME = "quick"
+QUICK_SUFFIX = "_quick"
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser for every family and job, with one flag per config field."""
     description = "Train a model and export it as a TensorFlow SavedModel, or prepare its data."
     parser = _Parser(prog=PROG, description=description)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's start-up lines and third-party warnings (also: KSLAB_VERBOSE=1)")
     families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
     for family_name, (family_help, jobs) in FAMILIES.items():
         family_parser = families.add_parser(family_name, help=family_help, description=family_help)
@@ -167,11 +174,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _chosen_preset(job: Job, args: argparse.Namespace) -> Mapping[str, Any]:
+def _chosen_preset(job: Job, args: argparse.Namespace) -> str | None:
     chosen = [name for name in job.presets if getattr(args, name, False)]
     if len(chosen) > 1:
         raise TrainerError(f"choose at most one of {', '.join('--' + name for name in chosen)}")
-    return job.presets[chosen[0]].values if chosen else {}
+    return chosen[0] if chosen else None
+
+
+def _version_range(versions: Sequence[int]) -> str:
+    return ", ".join(str(version) for version in sorted(versions))
+
+
+def guard_export_name(config: Any, explicit_name: bool, quick: bool) -> Any:
+    """The config with an export name that cannot silently replace the version a server serves.
+
+    Without `--model-name`, a `--quick` run exports under `<default name>_quick`, and any other run may not add
+    a version to a model that already has one (the server would serve it from then on): the user names the
+    model to replace what is served. Jobs that export nothing, and runs given `--model-name`, are unchanged.
+    """
+    if explicit_name or not hasattr(config, "model_name"):
+        return config
+    if quick:
+        return dataclasses.replace(config, model_name=config.model_name + QUICK_SUFFIX)
+    name = config.model_name
+    versions = existing_versions(model_dir(config.export_root, name))
+    if versions:
+        target = model_dir(config.export_root, name)
+        raise TrainerError(
+            f"{target} already holds version(s) {_version_range(versions)}, and a server serves its latest: "
+            f"--model-name {name} adds version {max(versions) + 1} and serves it from then on; another "
+            f"--model-name (e.g. {name}_2) starts a new model; --quick exports under {name}{QUICK_SUFFIX}"
+        )
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
         job = FAMILIES[args.family][1][args.model]
         after_interrupt = job.after_interrupt
-        config = config_from_args(job.config_cls, args, _chosen_preset(job, args))
+        preset = _chosen_preset(job, args)
+        config = config_from_args(job.config_cls, args, job.presets[preset].values if preset else {})
+        config = guard_export_name(config, "model_name" in vars(args), preset == QUICK_PRESET_NAME)
+        tf_startup.quiet_start(args.verbose)
         job.load()(config, command=[*PROG.split(), *arguments])
     except TrainerError as error:
         print(f"error: {error}", file=sys.stderr)
