@@ -11,6 +11,7 @@ import pytest
 from server_process import REPO_ROOT
 
 import tf_startup
+from tf_startup.noise import is_noise
 
 START_UP_MARKERS = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers", "cuInit")
 
@@ -36,7 +37,7 @@ def test_verbose_environment_variable_shows_them():
 
 def test_other_lines_written_during_start_up_still_reach_the_screen():
     script = ("import os, tf_startup\n"
-              "with tf_startup.stderr_without_start_up_noise():\n"
+              "with tf_startup.stderr_filter.filtered_while():\n"
               "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
               "    os.write(2, b'E0000 00:00:1796622595.183608    5380 loader.cc:52] a real error\\n')\n")
     result = _run(["-c", script])
@@ -45,8 +46,8 @@ def test_other_lines_written_during_start_up_still_reach_the_screen():
 
 def test_a_failed_cuinit_is_noise_only_on_a_machine_without_an_nvidia_device():
     line = "E0000 00:00:1796622595.183608    5380 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
-    assert tf_startup.is_start_up_noise(line, gpu_machine=False)
-    assert not tf_startup.is_start_up_noise(line, gpu_machine=True)
+    assert is_noise(line, gpu_machine=False)
+    assert not is_noise(line, gpu_machine=True)
 
 
 def test_third_party_warnings_are_hidden_and_ours_stay():
@@ -55,3 +56,19 @@ def test_third_party_warnings_are_hidden_and_ours_stay():
         warnings.warn_explicit("old API", DeprecationWarning, "keras/src/layer.py", 1, module="keras.src.layer")
         warnings.warn_explicit("check this", UserWarning, "trainer/runs.py", 1, module="trainer.runs")
     assert [str(warning.message) for warning in caught] == ["check this"]
+
+
+def test_a_command_line_filter_keeps_real_lines_progress_bars_and_the_last_traceback():
+    script = ("import os, time\n"
+              "from tf_startup.stderr_filter import StderrFilter\n"
+              "StderrFilter().start()\n"
+              "os.write(2, b'E0000 00:00:1796623460.251976    7812 util.cc:131] oneDNN supports DT_INT64 only on "
+              "platforms with AVX-512. Falling back\\n')\n"
+              "os.write(2, b'2026-12-07 06:04:19,255 INFO serving: loaded\\n')\n"
+              "os.write(2, b'\\r 50%|#####     | 5/10')\n"
+              "raise SystemExit('error: the last line')\n")
+    result = _run(["-c", script])
+    assert result.returncode == 1
+    assert "oneDNN" not in result.stderr
+    assert result.stderr.startswith("2026-12-07 06:04:19,255 INFO serving: loaded\n")
+    assert result.stderr.endswith(" 50%|#####     | 5/10error: the last line\n")

@@ -12,8 +12,9 @@ import argparse
 import dataclasses
 import importlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import tf_startup
@@ -39,7 +40,7 @@ from trainer.vision.vae_config import VAEConfig
 
 PROG = "python -m trainer"
 QUICK_PRESET_NAME = "quick"
-QUICK_SUFFIX = "_quick"
+QUICK_EXPORT_ROOT = Path("runs") / "quick_models"
 
 
 @dataclass(frozen=True)
@@ -181,29 +182,30 @@ def _chosen_preset(job: Job, args: argparse.Namespace) -> str | None:
     return chosen[0] if chosen else None
 
 
-def _version_range(versions: Sequence[int]) -> str:
+def _version_list(versions: Iterable[int]) -> str:
     return ", ".join(str(version) for version in sorted(versions))
 
 
-def guard_export_name(config: Any, explicit_name: bool, quick: bool) -> Any:
-    """The config with an export name that cannot silently replace the version a server serves.
+def guard_export_name(config: Any, given: Container[str], quick: bool) -> Any:
+    """The config with an export target that cannot silently replace the version a server serves.
 
-    Without `--model-name`, a `--quick` run exports under `<default name>_quick`, and any other run may not add
-    a version to a model that already has one (the server would serve it from then on): the user names the
-    model to replace what is served. Jobs that export nothing, and runs given `--model-name`, are unchanged.
+    `given` holds the flags given explicitly. Without `--model-name` and `--export-root`, a `--quick` run exports
+    into runs/quick_models/ (gitignored), away from saved_models/ and its servers; without `--model-name`, any
+    other run may not add a version to a model that already has one (the server would serve it from then
+    on): the user names the model to replace what is served. Jobs that export nothing are unchanged.
     """
-    if explicit_name or not hasattr(config, "model_name"):
+    if not hasattr(config, "model_name") or "model_name" in given:
         return config
     if quick:
-        return dataclasses.replace(config, model_name=config.model_name + QUICK_SUFFIX)
+        return config if "export_root" in given else dataclasses.replace(config, export_root=QUICK_EXPORT_ROOT)
     name = config.model_name
     versions = existing_versions(model_dir(config.export_root, name))
     if versions:
-        target = model_dir(config.export_root, name)
         raise TrainerError(
-            f"{target} already holds version(s) {_version_range(versions)}, and a server serves its latest: "
-            f"--model-name {name} adds version {max(versions) + 1} and serves it from then on; another "
-            f"--model-name (e.g. {name}_2) starts a new model; --quick exports under {name}{QUICK_SUFFIX}"
+            f"{model_dir(config.export_root, name)} already holds version(s) {_version_list(versions)}, and a "
+            f"server serves its latest: --model-name {name} adds version {max(versions) + 1} and serves it from "
+            f"then on; another --model-name (e.g. {name}_2) starts a new model; --quick exports into "
+            f"{QUICK_EXPORT_ROOT}/"
         )
     return config
 
@@ -218,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         after_interrupt = job.after_interrupt
         preset = _chosen_preset(job, args)
         config = config_from_args(job.config_cls, args, job.presets[preset].values if preset else {})
-        config = guard_export_name(config, "model_name" in vars(args), preset == QUICK_PRESET_NAME)
+        config = guard_export_name(config, vars(args).keys(), preset == QUICK_PRESET_NAME)
         tf_startup.quiet_start(args.verbose)
         job.load()(config, command=[*PROG.split(), *arguments])
     except TrainerError as error:

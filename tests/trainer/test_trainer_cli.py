@@ -91,26 +91,28 @@ def test_export_root_that_is_a_file_exits_2_before_training(error_line, tmp_path
     assert not (tmp_path / "run").exists()
 
 
-def _parsed_config(arguments: list[str], export_root: Path):
+def _parsed_config(arguments: list[str], export_root: Path | None):
     from trainer.cli import FAMILIES, guard_export_name
 
-    args = build_parser().parse_args([*arguments, "--export-root", str(export_root)])
+    root = ["--export-root", str(export_root)] if export_root else []
+    args = build_parser().parse_args([*arguments, *root])
     job = FAMILIES[args.family][1][args.model]
     quick = getattr(args, "quick", False)
     config = config_from_args(job.config_cls, args, job.presets["quick"].values if quick else {})
-    return guard_export_name(config, "model_name" in vars(args), quick)
+    return guard_export_name(config, vars(args).keys(), quick)
 
 
 def _ship_version(export_root: Path, name: str, version: int) -> None:
     (export_root / name / str(version)).mkdir(parents=True)
 
 
-def test_a_quick_run_without_a_model_name_exports_under_its_own_name(tmp_path):
-    _ship_version(tmp_path, "charlstm", 3)
-    assert _parsed_config(["sequence", "charlstm", "--quick"], tmp_path).model_name == "charlstm_quick"
-    assert _parsed_config(["vision", "classifier", "--quick"], tmp_path).model_name == "fashion_mnist_classifier_quick"
-    named = ["sequence", "charlstm", "--quick", "--model-name", "charlstm"]
-    assert _parsed_config(named, tmp_path).model_name == "charlstm"
+def test_a_quick_run_without_a_model_name_exports_away_from_saved_models():
+    from trainer.cli import QUICK_EXPORT_ROOT
+
+    config = _parsed_config(["sequence", "charlstm", "--quick"], None)
+    assert (config.export_root, config.model_name) == (QUICK_EXPORT_ROOT, "charlstm")
+    named = _parsed_config(["sequence", "charlstm", "--quick", "--model-name", "charlstm"], None)
+    assert named.export_root == Path("saved_models")
 
 
 def test_a_full_run_without_a_model_name_may_not_add_a_version_to_a_served_model(tmp_path):
