@@ -64,9 +64,11 @@ def make_checkout(folder: Path) -> Path:
 
 
 def newcomer_environment() -> dict[str, str]:
-    """The environment of a fresh shell with .venv's commands first, none of our verbosity switches set."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("KSLAB_VERBOSE", "TF_CPP_MIN_LOG_LEVEL", "PYTHONPATH", "VIRTUAL_ENV")}
+    """The environment of a fresh headless shell (no display, no XDG_RUNTIME_DIR, which SDL complains about) with
+    .venv's commands first and none of our verbosity switches set."""
+    unset = ("KSLAB_VERBOSE", "TF_CPP_MIN_LOG_LEVEL", "PYTHONPATH", "VIRTUAL_ENV", "XDG_RUNTIME_DIR", "DISPLAY",
+             "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
 

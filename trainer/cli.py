@@ -210,8 +210,11 @@ def guard_export_name(config: Any, given: Container[str], quick: bool) -> Any:
     return config
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the job the arguments name; return the process exit status (2 for errors the user can fix)."""
+def main(argv: Sequence[str] | None = None, quiet: bool = False) -> int:
+    """Run the job the arguments name; return the process exit status (2 for errors the user can fix).
+
+    `quiet` (the command line's entry points) starts TensorFlow without its noise once the job is known.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     after_interrupt = Job.after_interrupt
     try:
@@ -221,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         preset = _chosen_preset(job, args)
         config = config_from_args(job.config_cls, args, job.presets[preset].values if preset else {})
         config = guard_export_name(config, vars(args).keys(), preset == QUICK_PRESET_NAME)
-        tf_startup.quiet_start(args.verbose)
+        if quiet:
+            tf_startup.quiet_start(args.verbose)
         job.load()(config, command=[*PROG.split(), *arguments])
     except TrainerError as error:
         print(f"error: {error}", file=sys.stderr)
