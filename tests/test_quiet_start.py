@@ -72,3 +72,23 @@ def test_a_command_line_filter_keeps_real_lines_progress_bars_and_the_last_trace
     assert "oneDNN" not in result.stderr
     assert result.stderr.startswith("2026-12-07 06:04:19,255 INFO serving: loaded\n")
     assert result.stderr.endswith(" 50%|#####     | 5/10error: the last line\n")
+
+
+@pytest.mark.parametrize("line", [
+    "I0000 00:00:1796622593.127732    5380 port.cc:153] oneDNN custom operations are on. You may see slightly\n",
+    "I0000 00:00:1796622593.128002    5380 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n",
+    "E0000 00:00:1796623460.251976    7812 util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512.\n",
+    "A.L.E: Arcade Learning Environment (version 0.12.1+8a8fafb)\n",
+    "[Powered by Stella]\n",
+])
+def test_known_notices_are_noise(line):
+    assert is_noise(line, gpu_machine=True)
+
+
+@pytest.mark.parametrize("line", [
+    "E0000 00:00:1796623460.251976    7812 op_kernel.cc:1857] OP_REQUIRES failed: INVALID_ARGUMENT\n",
+    "error: cannot read an image from 'shoe.png'\n",
+    "A.L.E: cannot load the ROM\n",
+])
+def test_other_lines_are_not(line):
+    assert not is_noise(line, gpu_machine=False)

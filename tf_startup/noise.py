@@ -1,8 +1,9 @@
-"""The lines TensorFlow writes to stderr from C++ that tell a user nothing they can act on.
+"""The lines native libraries write to stderr that tell a user nothing they can act on.
 
 Measured with TensorFlow 2.21 on CPU-only machines: these are printed before absl's logging is initialised (so
 no `TF_CPP_MIN_LOG_LEVEL` hides them), or at ERROR level for something that is not an error (the oneDNN
-int64 notice, printed when a model with int64 ops first runs, e.g. the char-LSTM's warmup).
+int64 notice, printed when a model with int64 ops first runs, e.g. the char-LSTM's warmup). The Arcade
+Learning Environment prints its banner when an Atari game is made.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ NOISE = tuple(re.compile(pattern) for pattern in (
     _GLOG_PREFIX + r"cuda_(dnn|fft|blas)\.cc:\d+\] Unable to register cu\w+ factory",
     _GLOG_PREFIX + r"computation_placer\.cc:\d+\] computation placer already registered",
     _GLOG_PREFIX + r"util\.cc:\d+\] oneDNN supports DT_\w+ only on platforms with",
+    r"A\.L\.E: Arcade Learning Environment \(version [^)]*\)$",
+    r"\[Powered by Stella\]$",
 ))
 NO_GPU_NOISE = re.compile(_GLOG_PREFIX + r"cuda_(platform|executor|diagnostics)\.cc:\d+\] ")
 # A partial line that may grow into one of the above is held back until its end arrives; any other text
 # (a progress bar redrawn with '\r', say) is passed on at once.
-MAYBE_NOISE_START = re.compile(r"[IWE]\d|WARNING: All|To enable")
+MAYBE_NOISE_START = re.compile(r"[IWE]\d|WARNING: All|To enable|A\.L\.E|\[Powered")
 
 
 def has_nvidia_device() -> bool:
