@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import tf_startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+import numpy as np  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_server import MODEL, BenchServer, start_server  # noqa: E402

@@ -16,8 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainer.rl.dqn import train_dqn
-from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig
+import tf_startup
+
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+from trainer.rl.dqn import train_dqn  # noqa: E402
+from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig  # noqa: E402
 
 TARGET_RETURN = 475.0
 PUBLISHED = [

@@ -12,12 +12,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import tf_startup
 
-from trainer.rl.checkpoint import TrainingState
-from trainer.rl.dqn import TrainingLoop, build_replay_and_agent, describe_world
-from trainer.rl.dqn_config import DQNConfig
-from trainer.rl.envs import make_vector_env
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+import numpy as np  # noqa: E402
+
+from trainer.rl.checkpoint import TrainingState  # noqa: E402
+from trainer.rl.dqn import TrainingLoop, build_replay_and_agent, describe_world  # noqa: E402
+from trainer.rl.dqn_config import DQNConfig  # noqa: E402
+from trainer.rl.envs import make_vector_env  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

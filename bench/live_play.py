@@ -26,8 +26,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
+import tf_startup
+
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)

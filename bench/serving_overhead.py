@@ -13,11 +13,15 @@ import http.client
 import json
 import time
 
-import grpc
-import numpy as np
-import tensorflow as tf
-from bench_server import latest_version, start_server
-from tensorflow_serving.apis import (
+import tf_startup
+
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+import grpc  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from bench_server import latest_version, start_server  # noqa: E402
+from tensorflow_serving.apis import (  # noqa: E402
     get_model_status_pb2,
     model_service_pb2_grpc,
     predict_pb2,

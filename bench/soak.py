@@ -24,7 +24,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import tf_startup
+
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
+
+import numpy as np  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)

@@ -23,11 +23,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-import numpy as np
-import tensorflow as tf
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+
+import tf_startup  # noqa: E402
+
+tf_startup.quiet_start()
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from bench_server import MODEL, add_batch_timeout_flag, grpc_sender, latest_version, start_server, write_batching_parameters  # noqa: E402
 
@@ -41,6 +45,7 @@ SIGNATURE = "serving_default"
 LOAD_FRACTIONS = (0.5, 0.9)
 UNKNOWN_MODEL = "no_such_model"
 IMAGE_SIZE = 84
+ATARI_FRAME_SHAPE, ATARI_FRAME_STACK = (210, 160, 3), 4
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class Export:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classifier-dir", default="saved_models/fashion_mnist_classifier", help="classifier base path")
-    parser.add_argument("--policy-dir", default="saved_models/cartpole_dqn", help="DQN policy base path (skipped if absent)")
+    parser.add_argument("--policy-dir", default="saved_models/pong_dqn",
+                        help="Atari DQN policy base path, fed 210x160 RGB frames stacked by 4 (skipped if absent)")
     parser.add_argument("--frames", type=int, default=300, help="frames per single-stream measurement")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients, and the batch of the in-process call")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per load run")
@@ -66,12 +72,23 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def takes_frame_stacks(base: str) -> bool:
+    """Whether the latest export under base takes stacked frames [N,H,W,stack] (an Atari DQN, not CartPole's
+    [N,4] state vector)."""
+    function = tf.saved_model.load(str(latest_version(base))).signatures[SIGNATURE]
+    spec = next(iter(function.structured_input_signature[1].values()))
+    return spec.shape.rank == 4 and spec.shape[-1] == ATARI_FRAME_STACK
+
+
 def exports(args: argparse.Namespace) -> list[Export]:
     found = [Export("classifier", args.classifier_dir, (64, 64, 3), None)]
-    if os.path.isdir(args.policy_dir):
-        found.append(Export("DQN policy", args.policy_dir, (210, 160, 3), 4))
-    else:
+    if not os.path.isdir(args.policy_dir):
         print(f"no DQN policy at {args.policy_dir}: measuring the classifier only")
+    elif not takes_frame_stacks(args.policy_dir):
+        sys.exit(f"error: {args.policy_dir} does not take stacks of {ATARI_FRAME_STACK} frames [N,H,W,"
+                 f"{ATARI_FRAME_STACK}]; --policy-dir needs an Atari DQN such as saved_models/pong_dqn")
+    else:
+        found.append(Export("DQN policy", args.policy_dir, ATARI_FRAME_SHAPE, ATARI_FRAME_STACK))
     return found
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,9 +30,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+import tf_startup
+
+tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

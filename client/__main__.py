@@ -1,10 +1,17 @@
-"""``python -m client``: see client/cli.py."""
+"""`python -m client` (installed as `kslab-client`): see client/cli.py."""
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tf_startup
 
-from client.cli import main  # noqa: E402  (TensorFlow reads the log level when it is imported)
 
-sys.exit(main())
+def run() -> int:
+    """Start TensorFlow without its start-up noise (KSLAB_VERBOSE=1 shows it), then run the client's CLI."""
+    tf_startup.quiet_start()
+    from client.cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -26,6 +26,7 @@ from client.play_env import PolicySetup, check_env_matches, make_env, policy_inp
 
 VIDEO_FPS = 30
 VIDEO_MIN_WIDTH = 320
+CAPTION_BAND_HEIGHT = 26
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ class _VideoRecorder:
 
     def add(self, frame: np.ndarray, caption: str) -> None:
         scale = max(1, VIDEO_MIN_WIDTH // frame.shape[1])
-        bgr = cv2.cvtColor(np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1), cv2.COLOR_RGB2BGR)
-        cv2.putText(bgr, caption, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        game = cv2.cvtColor(np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1), cv2.COLOR_RGB2BGR)
+        band = np.zeros((CAPTION_BAND_HEIGHT, game.shape[1], 3), np.uint8)  # under the frame: readable, hides nothing
+        cv2.putText(band, caption, (6, CAPTION_BAND_HEIGHT - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+        bgr = np.concatenate([game, band], axis=0)
         if self.writer is None:
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
             self.writer = cv2.VideoWriter(str(self.path), fourcc, VIDEO_FPS, (bgr.shape[1], bgr.shape[0]))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job, end to end: set up, train the quick classifier if no export exists, serve every model
-# in saved_models/ (gRPC 8500, REST 8501), drive the client against it over both APIs, stop the server.
+# The main job, end to end: set up, train (quick presets) any shipped model missing from saved_models/, serve
+# every model in saved_models/ (gRPC 8500, REST 8501), drive the client against it over both APIs, stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,8 +8,6 @@ GRPC_PORT=${GRPC_PORT:-8500}
 REST_PORT=${REST_PORT:-8501}
 RUN_DIR=${RUN_DIR:-runs/main_job}
 PY=.venv/bin/python
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}  # SDL (gymnasium's renderer) complains without one
 
 bash scripts/setup.sh
 mkdir -p "$RUN_DIR"
@@ -38,23 +36,13 @@ fi
 echo "== Writing test images"
 $PY -m trainer vision samples --dataset fashion_mnist --split test --count 500 --out "$RUN_DIR/test_images" --overwrite
 
-echo "== Model config for every export in saved_models/"
-CONFIG="$RUN_DIR/models.config"
-{
-  echo "model_config_list {"
-  for model in saved_models/*/; do
-    name=$(basename "$model")
-    has_version "$name" || continue
-    printf "  config { name: '%s' base_path: '%s' model_platform: 'tensorflow' }\n" "$name" "$(cd "$model" && pwd)"
-  done
-  echo "}"
-} > "$CONFIG"
-cat "$CONFIG"
-printf 'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n' > "$RUN_DIR/monitoring.config"
+echo "== Model config for every export in saved_models/ (examples/models.config)"
+bash scripts/example_configs.sh
+CONFIG=examples/models.config
 
 echo "== Starting the model server (gRPC $GRPC_PORT, REST $REST_PORT)"
 $PY -m serving --port="$GRPC_PORT" --rest_api_port="$REST_PORT" --model_config_file="$CONFIG" \
-  --monitoring_config_file="$RUN_DIR/monitoring.config" > "$RUN_DIR/server.log" 2>&1 &
+  --monitoring_config_file=examples/monitoring.config > "$RUN_DIR/server.log" 2>&1 &
 SERVER_PID=$!
 stop_server() {
   if kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -7,8 +7,13 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# pip notes, once per package, every index folder named in the machine's pip configuration that does not
+# exist ("Location 'file:///…' is ignored"): harmless, and nothing this project can fix, so kept off screen.
+pip_install() {
+  .venv/bin/python -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+pip_install --upgrade pip
+pip_install -e ".[test]"
 
 # Offline data from Debian: Fashion-MNIST for the vision trainers, fortunes for the char-LSTM's default corpus.
 missing=()

@@ -1,8 +1,17 @@
-import os
+"""`python -m serving [flags]` (installed as `kslab-serving`): TensorFlow starts quietly, then the server."""
+
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+import tf_startup
 
-from serving.main import main  # noqa: E402 - TensorFlow reads the log level at import
 
-sys.exit(main())
+def run() -> int:
+    """Start TensorFlow without its start-up noise (KSLAB_VERBOSE=1 shows it), then run the server's main."""
+    tf_startup.quiet_start()
+    from serving.main import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,10 +1,14 @@
-"""`python -m trainer FAMILY MODEL [flags]`."""
+"""`python -m trainer FAMILY JOB [flags]` (installed as `kslab-trainer`)."""
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+from trainer.cli import main
 
-from trainer.cli import main  # noqa: E402  (the log level must be set before TensorFlow loads)
 
-sys.exit(main())
+def run() -> int:
+    """The command line: the job runs with TensorFlow's start-up noise hidden (`--verbose` shows it)."""
+    return main(quiet=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -9,15 +9,19 @@ is one more entry in `FAMILIES`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, NoReturn
 
+import tf_startup
 from trainer.config import add_config_arguments, config_from_args
 from trainer.errors import TrainerError
+from trainer.export.layout import existing_versions, model_dir
 from trainer.rl.carracing_config import (
     RECORD_QUICK_PRESET,
     TRAIN_QUICK_PRESET,
@@ -36,6 +40,8 @@ from trainer.vision.vae_config import QUICK_PRESET as VAE_QUICK_PRESET
 from trainer.vision.vae_config import VAEConfig
 
 PROG = "python -m trainer"
+QUICK_PRESET_NAME = "quick"
+QUICK_EXPORT_ROOT = Path("runs") / "quick_models"
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser for every family and job, with one flag per config field."""
     description = "Train a model and export it as a TensorFlow SavedModel, or prepare its data."
     parser = _Parser(prog=PROG, description=description)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's start-up lines and third-party warnings (also: KSLAB_VERBOSE=1)")
     families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
     for family_name, (family_help, jobs) in FAMILIES.items():
         family_parser = families.add_parser(family_name, help=family_help, description=family_help)
@@ -168,11 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _chosen_preset(job: Job, args: argparse.Namespace) -> Mapping[str, Any]:
+def _chosen_preset(job: Job, args: argparse.Namespace) -> str | None:
     chosen = [name for name in job.presets if getattr(args, name, False)]
     if len(chosen) > 1:
         raise TrainerError(f"choose at most one of {', '.join('--' + name for name in chosen)}")
-    return job.presets[chosen[0]].values if chosen else {}
+    return chosen[0] if chosen else None
 
 
 def distributed_jobs() -> list[str]:
@@ -196,8 +204,39 @@ def check_distribution(label: str, job: Job, arguments: Sequence[str]) -> None:
         raise TrainerError(f"{label} trains in one process, but TF_CONFIG is set: unset it (multi-worker training {where})")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the job the arguments name; return the process exit status (2 for errors the user can fix)."""
+def _version_list(versions: Iterable[int]) -> str:
+    return ", ".join(str(version) for version in sorted(versions))
+
+
+def guard_export_name(config: Any, given: Container[str], quick: bool) -> Any:
+    """The config with an export target that cannot silently replace the version a server serves.
+
+    `given` holds the flags given explicitly. Without `--model-name` and `--export-root`, a `--quick` run exports
+    into runs/quick_models/ (gitignored), away from saved_models/ and its servers; without `--model-name`, any
+    other run may not add a version to a model that already has one (the server would serve it from then
+    on): the user names the model to replace what is served. Jobs that export nothing are unchanged.
+    """
+    if not hasattr(config, "model_name") or "model_name" in given:
+        return config
+    if quick:
+        return config if "export_root" in given else dataclasses.replace(config, export_root=QUICK_EXPORT_ROOT)
+    name = config.model_name
+    versions = existing_versions(model_dir(config.export_root, name))
+    if versions:
+        raise TrainerError(
+            f"{model_dir(config.export_root, name)} already holds version(s) {_version_list(versions)}, and a "
+            f"server serves its latest: --model-name {name} adds version {max(versions) + 1} and serves it from "
+            f"then on; another --model-name (e.g. {name}_2) starts a new model; --quick exports into "
+            f"{QUICK_EXPORT_ROOT}/"
+        )
+    return config
+
+
+def main(argv: Sequence[str] | None = None, quiet: bool = False) -> int:
+    """Run the job the arguments name; return the process exit status (2 for errors the user can fix).
+
+    `quiet` (the command line's entry points) starts TensorFlow without its noise once the job is known.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     after_interrupt = Job.after_interrupt
     try:
@@ -207,7 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_distribution(f"{args.family} {args.model}", job, arguments)
         args = parser.parse_args(arguments)
         after_interrupt = job.after_interrupt
-        config = config_from_args(job.config_cls, args, _chosen_preset(job, args))
+        preset = _chosen_preset(job, args)
+        config = config_from_args(job.config_cls, args, job.presets[preset].values if preset else {})
+        config = guard_export_name(config, vars(args).keys(), preset == QUICK_PRESET_NAME)
+        if quiet:
+            tf_startup.quiet_start(args.verbose)
         job.load()(config, command=[*PROG.split(), *arguments])
     except TrainerError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ import pytest
 
 from trainer.cli import build_parser, main
 from trainer.config import config_from_args
+from trainer.errors import TrainerError
 from trainer.vision.classifier_config import QUICK_PRESET, ClassifierConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +89,46 @@ def test_export_root_that_is_a_file_exits_2_before_training(error_line, tmp_path
     assert main([*argv, "--export-root", str(tmp_path / "saved_models"), "--run-dir", str(tmp_path / "run")]) == 2
     assert "saved_models exists and is not a directory" in error_line()
     assert not (tmp_path / "run").exists()
+
+
+def _parsed_config(arguments: list[str], export_root: Path | None):
+    from trainer.cli import FAMILIES, guard_export_name
+
+    root = ["--export-root", str(export_root)] if export_root else []
+    args = build_parser().parse_args([*arguments, *root])
+    job = FAMILIES[args.family][1][args.model]
+    quick = getattr(args, "quick", False)
+    config = config_from_args(job.config_cls, args, job.presets["quick"].values if quick else {})
+    return guard_export_name(config, vars(args).keys(), quick)
+
+
+def _ship_version(export_root: Path, name: str, version: int) -> None:
+    (export_root / name / str(version)).mkdir(parents=True)
+
+
+def test_a_quick_run_without_a_model_name_exports_away_from_saved_models():
+    from trainer.cli import QUICK_EXPORT_ROOT
+
+    config = _parsed_config(["sequence", "charlstm", "--quick"], None)
+    assert (config.export_root, config.model_name) == (QUICK_EXPORT_ROOT, "charlstm")
+    named = _parsed_config(["sequence", "charlstm", "--quick", "--model-name", "charlstm"], None)
+    assert named.export_root == Path("saved_models")
+
+
+def test_a_full_run_without_a_model_name_may_not_add_a_version_to_a_served_model(tmp_path):
+    _ship_version(tmp_path, "fashion_mnist_vae", 1)
+    with pytest.raises(TrainerError, match=r"--model-name fashion_mnist_vae adds version 2"):
+        _parsed_config(["vision", "vae", "--epochs", "1"], tmp_path)
+    assert _parsed_config(["vision", "vae", "--model-name", "fashion_mnist_vae"], tmp_path).model_name == "fashion_mnist_vae"
+    assert _parsed_config(["vision", "vae", "--dataset", "mnist"], tmp_path).model_name == "mnist_vae"
+
+
+def test_the_refusal_is_one_line_before_any_training(tmp_path):
+    _ship_version(tmp_path, "charlstm", 1)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "sequence", "charlstm", "--export-root", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "tensorflow" not in result.stdout.lower()

@@ -55,8 +55,8 @@ def test_bad_folder_is_one_line_and_touches_nothing(
     if spoil:
         spoil(pets)
     argv = ["vision", "classifier", "--dataset", "folder", "--data-dir", str(tmp_path / data_dir_name)]
-    argv += ["--export-root", str(tmp_path / "saved_models"), "--run-dir", str(tmp_path / "run")]
-    assert main(argv) == 2
+    argv += ["--export-root", str(tmp_path / "saved_models"), "--model-name", "folder_classifier"]
+    assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 2
     line = error_line()
     assert re.search(expected, line), line
     assert [p.name for p in existing_export.parents[2].iterdir()] == ["1"]
@@ -67,7 +67,8 @@ def test_more_deep_blocks_than_the_images_allow_is_one_line_and_touches_nothing(
     tmp_path, existing_export, image_folder_writer, error_line
 ):
     argv = ["vision", "classifier", "--dataset", "folder", "--data-dir", str(image_folder_writer(tmp_path / "pets"))]
-    argv += ["--arch", "deep", "--deep-blocks", "8x1,8x1,8x1,8x1", "--export-root", str(tmp_path / "saved_models")]
+    argv += ["--arch", "deep", "--deep-blocks", "8x1,8x1,8x1,8x1", "--export-root", str(tmp_path / "saved_models"),
+             "--model-name", "folder_classifier"]
     assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 2
     assert "4 blocks, each halving the image, but 12-pixel images allow at most 3" in error_line()
     assert json.loads(existing_export.read_text()) == EXISTING_MODEL_JSON and not (tmp_path / "run").exists()

@@ -32,7 +32,7 @@ from trainer.rl.envs import (
     observation_layout,
 )
 from trainer.rl.evaluation import Evaluation, evaluate
-from trainer.rl.media import write_learning_curve, write_video
+from trainer.rl.media import ExportedWeights, write_learning_curve, write_video
 from trainer.rl.replay import ReplayBuffer
 from trainer.runs import begin_job, default_run_dir, prepare_run_dir
 
@@ -218,8 +218,9 @@ def build_replay_and_agent(config: DQNConfig, world: World) -> tuple[ReplayBuffe
     return replay, agent
 
 
-def _artefacts(run_dir: Path, world: World, state: TrainingState, evaluation: Evaluation, config: DQNConfig) -> None:
-    write_learning_curve(run_dir / "learning_curve.png", state.episodes, state.evaluations, config.env)
+def _artefacts(run_dir: Path, world: World, state: TrainingState, evaluation: Evaluation, config: DQNConfig,
+               exported: ExportedWeights) -> None:
+    write_learning_curve(run_dir / "learning_curve.png", state.episodes, state.evaluations, config.env, exported)
     captions = [f"{index}: {world.action_meanings[action]}" for index, action in enumerate(evaluation.actions)]
     if config.video and write_video(run_dir / "evaluation.mp4", evaluation.frames, captions):
         print(f"video: {run_dir / 'evaluation.mp4'}")
@@ -244,17 +245,18 @@ def train_dqn(config: DQNConfig, command: Sequence[str] = ()) -> DQNResult:
         loop.run()
         evaluation = _evaluate(agent, world, config, record=config.video)
         tf.summary.scalar("eval/mean_return", evaluation.mean_return, step=state.step)
-        weights_step = state.step
+        weights_step, final_return = state.step, evaluation.mean_return
         if config.export_best and loop.best is not None and loop.best.mean_return > evaluation.mean_return:
             print(f"final evaluation {evaluation.mean_return:.2f} is below step {loop.best.step}'s "
                   f"{loop.best.mean_return:.2f}: exporting those weights (--no-export-best keeps the last ones)")
             agent.online.set_weights(loop.best.weights)
             evaluation = _evaluate(agent, world, config, record=config.video)
             weights_step = loop.best.step
-    state.evaluations.append((state.step, evaluation.mean_return))
+    state.evaluations.append((state.step, final_return))
     print(f"evaluation: mean return {evaluation.mean_return:.2f} over {len(evaluation.returns)} episodes "
           f"(epsilon {config.eval_epsilon}, seeds {evaluation.seeds[0]}..{evaluation.seeds[-1]})")
-    _artefacts(run_dir, world, state, evaluation, config)
+    exported = ExportedWeights(weights_step, evaluation.mean_return, reevaluated=weights_step != state.step)
+    _artefacts(run_dir, world, state, evaluation, config, exported)
     warmup = np.stack([world.example] * WARMUP_OBSERVATIONS)
     info = policy_info(config, command, world.eval_spec, world.train_spec, world.transpose, world.action_meanings,
                        evaluation, weights_step)

@@ -1,51 +1,40 @@
-"""A confusion-matrix picture (rows: true class, columns: predicted), drawn with OpenCV."""
+"""A confusion-matrix picture (rows: true class, columns: predicted), drawn with matplotlib.
+
+Cells are coloured by the share of the true class they hold (row-normalised, so a rare class is as visible as
+a common one) and carry their counts; both axes are labelled with the class names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-CELL = 48
-LABEL_WIDTH = 130
-HEADER_HEIGHT = 56
-FONT = cv2.FONT_HERSHEY_SIMPLEX
+from trainer.figures import new_figure, save_figure
 
-
-def _cell_colours(confusion: np.ndarray) -> np.ndarray:
-    """Row-normalised counts through the viridis colour map, one BGR colour per cell."""
-    totals = np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    levels = np.round(255 * confusion / totals).astype(np.uint8)
-    return cv2.applyColorMap(levels, cv2.COLORMAP_VIRIDIS)
-
-
-def _draw_cell(canvas: np.ndarray, row: int, column: int, count: int, colour: np.ndarray) -> None:
-    top, left = HEADER_HEIGHT + row * CELL, LABEL_WIDTH + column * CELL
-    cv2.rectangle(canvas, (left, top), (left + CELL - 1, top + CELL - 1), colour.tolist(), thickness=-1)
-    text_colour = (0, 0, 0) if colour.mean() > 128 else (255, 255, 255)
-    cv2.putText(canvas, str(count), (left + 4, top + CELL // 2 + 5), FONT, 0.4, text_colour, 1, cv2.LINE_AA)
-
-
-def render_confusion(confusion: np.ndarray, class_names: Sequence[str]) -> np.ndarray:
-    """The confusion matrix as a BGR image with class names on the rows and class ids on the columns."""
-    classes = len(class_names)
-    canvas = np.full((HEADER_HEIGHT + classes * CELL + 8, LABEL_WIDTH + classes * CELL + 8, 3), 255, np.uint8)
-    cv2.putText(canvas, "rows: true class, columns: predicted id", (8, 20), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    colours = _cell_colours(confusion)
-    for row in range(classes):
-        label = f"{row} {class_names[row]}"
-        cv2.putText(canvas, label, (6, HEADER_HEIGHT + row * CELL + CELL // 2 + 5), FONT, 0.4, (0, 0, 0), 1)
-        column_label_origin = (LABEL_WIDTH + row * CELL + CELL // 3, HEADER_HEIGHT - 8)
-        cv2.putText(canvas, str(row), column_label_origin, FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        for column in range(classes):
-            _draw_cell(canvas, row, column, int(confusion[row, column]), colours[row, column])
-    return canvas
+DARK_CELL_SHARE = 0.5  # above this share the viridis cell is light, so its count is written in black
 
 
 def write_confusion_png(path: Path, confusion: np.ndarray, class_names: Sequence[str]) -> Path:
-    """Render the confusion matrix and save it as a PNG at path."""
-    if not cv2.imwrite(str(path), render_confusion(confusion, class_names)):
-        raise OSError(f"OpenCV could not write {path}")
-    return path
+    """Draw the confusion matrix with class names and save it as a PNG at path (also logged to TensorBoard)."""
+    classes = len(class_names)
+    shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    side = 2.0 + 0.55 * classes
+    figure = new_figure(side + 1.2, side)
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="viridis", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, label="share of the true class", shrink=0.8)
+    font_size = 8 if classes <= 10 else 6
+    for row in range(classes):
+        for column in range(classes):
+            colour = "black" if shares[row, column] > DARK_CELL_SHARE else "white"
+            axes.text(column, row, str(int(confusion[row, column])), ha="center", va="center", color=colour,
+                      fontsize=font_size)
+    ticks = np.arange(classes)
+    axes.set_xticks(ticks, labels=class_names, rotation=45, ha="right", rotation_mode="anchor")
+    axes.set_yticks(ticks, labels=class_names)
+    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
+    axes.set(xlabel="predicted class", ylabel="true class",
+             title=f"confusion matrix: {int(confusion.sum()):,} examples, accuracy {accuracy:.1%}")
+    return save_figure(figure, path)

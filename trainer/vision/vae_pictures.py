@@ -1,30 +1,31 @@
-"""The VAE run's pictures, drawn with OpenCV from the functions the export serves.
+"""The VAE run's pictures, drawn with matplotlib from the functions the export serves.
 
-- `latent_scatter.png`: the posterior means of the test images, one dot per image coloured by class; a 2-D
-  latent is drawn as is, a larger one projected on its first two principal components (PCA in NumPy);
+- `latent_scatter.png`: the posterior means of the test images, one dot per image coloured by class (colour bar
+  with the class names); a 2-D latent is drawn as is, a larger one projected on its first two principal
+  components (PCA in NumPy);
 - `manifold.png`: images decoded from a grid of z over [-2, 2]^2 (two prior standard deviations) in the first
-  two latent dimensions, the others at the prior mean 0 (keras-io's latent-space picture);
+  two latent dimensions, the others at the prior mean 0 (keras-io's latent-space picture), with z on the axes;
 - `reconstructions.png`: rows of test images, each above its reconstruction.
+
+Each is also logged to the run's TensorBoard as an image.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from trainer.data.image_datasets import ImageDataset
+from trainer.figures import log_png_to_tensorboard, new_figure, save_figure
 from trainer.vision.image_grid import image_grid, write_png
 from trainer.vision.vae_export import VAEGraph, in_batches
 
 MANIFOLD_SIDE = 16
 MANIFOLD_EXTENT = 2.0
 RECONSTRUCTION_COLUMNS, RECONSTRUCTION_ROW_PAIRS = 10, 4
-PLOT_SIZE, PLOT_MARGIN, LEGEND_WIDTH = 560, 40, 190
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-TAB10_RGB = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-             (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+SCATTER_OUTLIER_PERCENTILES = (0.5, 99.5)
 
 
 def project_2d(points: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
@@ -38,39 +39,37 @@ def project_2d(points: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
     return centred @ components[:2].T, ("PC1 of z_mean", "PC2 of z_mean")
 
 
-def _pixel_positions(points: np.ndarray) -> np.ndarray:
-    """Plot coordinates of points, the 0.5-99.5 percentile range filling the plot (outliers on the border)."""
-    low, high = np.percentile(points, [0.5, 99.5], axis=0)
-    unit = np.clip((points - low) / np.maximum(high - low, 1e-9), 0, 1)
-    x = PLOT_MARGIN + unit[:, 0] * PLOT_SIZE
-    y = PLOT_MARGIN + (1 - unit[:, 1]) * PLOT_SIZE
-    return np.stack([x, y], axis=1).round().astype(int)
+def write_latent_scatter(path: Path, points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...],
+                         axis_names: tuple[str, str]) -> Path:
+    """A scatter plot of 2-D points coloured by class, with a colour bar naming the classes; the points are drawn
+    in a shuffled order so no class hides another, and the view spans the 0.5-99.5 percentiles."""
+    classes = len(class_names)
+    colours = ListedColormap([f"C{index % 10}" for index in range(classes)])
+    norm = BoundaryNorm(np.arange(classes + 1) - 0.5, classes)
+    order = np.random.default_rng(0).permutation(len(points))
+    figure = new_figure(7.5, 6)
+    axes = figure.add_subplot()
+    dots = axes.scatter(points[order, 0], points[order, 1], c=labels[order], cmap=colours, norm=norm, s=3,
+                        alpha=0.7, linewidths=0)
+    bar = figure.colorbar(dots, ax=axes, ticks=np.arange(classes), label="class")
+    bar.ax.set_yticklabels(class_names)
+    low, high = np.percentile(points, SCATTER_OUTLIER_PERCENTILES, axis=0)
+    axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), xlabel=axis_names[0], ylabel=axis_names[1],
+             title=f"posterior means of {len(points):,} test images")
+    axes.grid(alpha=0.3)
+    return save_figure(figure, path)
 
 
-def _draw_legend(canvas: np.ndarray, class_names: tuple[str, ...]) -> None:
-    left = 2 * PLOT_MARGIN + PLOT_SIZE
-    for label, name in enumerate(class_names):
-        top = PLOT_MARGIN + 24 * label
-        colour = TAB10_RGB[label % len(TAB10_RGB)]
-        cv2.rectangle(canvas, (left, top), (left + 14, top + 14), colour, thickness=-1)
-        cv2.putText(canvas, f"{label} {name}", (left + 20, top + 12), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-
-
-def render_latent_scatter(
-    points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], axis_names: tuple[str, str]
-) -> np.ndarray:
-    """An RGB scatter plot of 2-D points coloured by class, drawn in a shuffled order so no class hides another."""
-    side = PLOT_SIZE + 2 * PLOT_MARGIN
-    canvas = np.full((side, side + LEGEND_WIDTH, 3), 255, np.uint8)
-    positions = _pixel_positions(points)
-    for index in np.random.default_rng(0).permutation(len(points)):
-        colour = TAB10_RGB[int(labels[index]) % len(TAB10_RGB)]
-        cv2.circle(canvas, tuple(int(value) for value in positions[index]), 2, colour, thickness=-1)
-    cv2.rectangle(canvas, (PLOT_MARGIN, PLOT_MARGIN), (PLOT_MARGIN + PLOT_SIZE, PLOT_MARGIN + PLOT_SIZE), (0, 0, 0))
-    cv2.putText(canvas, f"x: {axis_names[0]}", (PLOT_MARGIN, side - 12), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, f"y: {axis_names[1]}", (PLOT_MARGIN, 26), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    _draw_legend(canvas, class_names)
-    return canvas
+def write_manifold(path: Path, decoded: np.ndarray) -> Path:
+    """The images decoded from manifold_latents, tiled on the z grid they come from, with z[0] and z[1] on the axes."""
+    grid = image_grid(decoded, MANIFOLD_SIDE)
+    figure = new_figure(7, 7)
+    axes = figure.add_subplot()
+    half_cell = MANIFOLD_EXTENT / (MANIFOLD_SIDE - 1)
+    extent = (-MANIFOLD_EXTENT - half_cell, MANIFOLD_EXTENT + half_cell) * 2
+    axes.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", extent=extent)
+    axes.set(xlabel="z[0]", ylabel="z[1]", title="decoded from a grid of latent codes (other dimensions 0)")
+    return save_figure(figure, path)
 
 
 def manifold_latents(latent_dim: int) -> np.ndarray:
@@ -99,12 +98,14 @@ def write_pictures(run_dir: Path, graph: VAEGraph, dataset: ImageDataset) -> dic
     test = dataset.test
     z_mean = in_batches(lambda images: graph.encode(images)[0], test.images)
     points, axis_names = project_2d(z_mean)
-    scatter = render_latent_scatter(points, test.labels, dataset.class_names, axis_names)
-    manifold = image_grid(np.asarray(graph.decode(manifold_latents(graph.latent_dim))), MANIFOLD_SIDE)
+    decoded = np.asarray(graph.decode(manifold_latents(graph.latent_dim)))
     shown = test.images[: RECONSTRUCTION_COLUMNS * RECONSTRUCTION_ROW_PAIRS]
     rows, columns = reconstruction_rows(shown, np.asarray(graph.reconstruct(shown)))
+    reconstructions = write_png(run_dir / "reconstructions.png", image_grid(rows, columns))
+    log_png_to_tensorboard(reconstructions)
     return {
-        "latent_scatter": write_png(run_dir / "latent_scatter.png", scatter),
-        "manifold": write_png(run_dir / "manifold.png", manifold),
-        "reconstructions": write_png(run_dir / "reconstructions.png", image_grid(rows, columns)),
+        "latent_scatter": write_latent_scatter(run_dir / "latent_scatter.png", points, test.labels,
+                                               dataset.class_names, axis_names),
+        "manifold": write_manifold(run_dir / "manifold.png", decoded),
+        "reconstructions": reconstructions,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -109,3 +110,24 @@ def test_plain_dqn_by_flag_trains_and_is_recorded(tmp_path: Path) -> None:
     result = train_dqn(tiny_config(tmp_path, double=False, total_timesteps=150))
     assert result.export.model_json["config"]["double"] is False
     assert np.isfinite(result.evaluation.mean_return)
+
+
+def test_learning_curve_ends_at_the_final_evaluation_and_marks_re_evaluated_best_weights(tmp_path, monkeypatch):
+    real_evaluate, scripted, drawn = dqn._evaluate, iter(range(100, 0, -10)), {}
+
+    def falling_returns(*args, **kwargs):  # each evaluation worse than the one before: the first stays the best
+        evaluation = real_evaluate(*args, **kwargs)
+        return dataclasses.replace(evaluation, returns=[float(next(scripted))] * len(evaluation.returns))
+
+    def capture(path, episodes, evaluations, title, exported):
+        drawn.update(evaluations=list(evaluations), exported=exported)
+
+    monkeypatch.setattr(dqn, "_evaluate", falling_returns)
+    monkeypatch.setattr(dqn, "write_learning_curve", capture)
+    result = train_dqn(tiny_config(tmp_path, eval_frequency=100))
+    periodic = drawn["evaluations"][:-1]
+    final_step, final_return = drawn["evaluations"][-1]
+    assert periodic[0][1] == 100.0 and final_step == result.final_step
+    assert final_return == periodic[-1][1] - 10  # the final weights' own evaluation, not the re-evaluation
+    assert drawn["exported"].step == periodic[0][0] and drawn["exported"].reevaluated
+    assert drawn["exported"].mean_return == final_return - 10 == result.evaluation.mean_return
