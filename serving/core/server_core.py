@@ -21,6 +21,7 @@ from serving.core.manager import AspiredVersionsManager, Loader, ManagerOptions
 from serving.core.serving_map import ServingMap
 from serving.core.source import JOIN_SECONDS, FileSystemSource
 from serving.errors import ServingError
+from serving.tf_runtime import traced
 
 STARTUP_CHECK_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ServerCore:
     def __init__(self, options: ServerCoreOptions, loader: Loader, serving_map: ServingMap) -> None:
         self.serving_map = serving_map
         self.manager = AspiredVersionsManager(loader, serving_map, options.manager)
-        self._source = FileSystemSource(options.file_system_poll_wait_seconds, self.manager.set_aspired_versions)
+        self._source = FileSystemSource(options.file_system_poll_wait_seconds, self.manager.set_aspired_versions, traced)
         self._options = options
         self._config = ModelServerConfig()
         self._reload_lock = threading.Lock()

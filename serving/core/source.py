@@ -13,14 +13,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
-
-from serving.tf_runtime import traced
 
 ServableVersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 ModelConfig = model_server_config_pb2.ModelConfig
 AspiredVersionsCallback = Callable[[str, dict[int, str]], None]
+Span = Callable[[str], AbstractContextManager]
 JOIN_SECONDS = 30.0
 POLL_SPAN = "FileSystemStoragePathSource::Poll"
 """The poll's name in profiler traces: the server's own periodic work, so an idle server's trace is not empty."""
@@ -73,9 +73,11 @@ def aspired_versions(found: dict[int, str], policy: ServableVersionPolicy) -> di
 class FileSystemSource:
     """Polls the watched models' base paths and reports each model's aspired versions when they change."""
 
-    def __init__(self, poll_wait_seconds: float, on_aspired: AspiredVersionsCallback) -> None:
+    def __init__(self, poll_wait_seconds: float, on_aspired: AspiredVersionsCallback, span: Span = nullcontext) -> None:
+        """`span(name)` wraps each timed poll (the server passes the profiler's, so traces show the polls)."""
         self.poll_wait_seconds = poll_wait_seconds
         self._on_aspired = on_aspired
+        self._span = span
         self._models: dict[str, ModelConfig] = {}
         self._emitted: dict[str, dict[int, str]] = {}
         self._poll_lock = threading.Lock()
@@ -109,7 +111,7 @@ class FileSystemSource:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_wait_seconds):
             try:
-                with self._poll_lock, traced(POLL_SPAN):
+                with self._poll_lock, self._span(POLL_SPAN):
                     self._poll(force=False)
             except Exception:  # noqa: BLE001 - the thread must survive any one bad poll
                 log.exception("Polling the model base paths failed")
