@@ -17,6 +17,9 @@ from serving.errors import invalid_argument
 
 MAX_TENSOR_BYTES = 2**31 - 1
 LARGE_TENSOR_BYTES = 64 * 2**20  # above this, a request tensor is checked against the available memory
+MAX_SHAPE_BYTES = 2**63
+"""A shape whose dimensions (the zeros left out) multiply past this many bytes is refused, even when a zero dimension
+makes it empty: TensorFlow refuses shapes past int64 elements, numpy past this many bytes."""
 
 NUMPY_BY_DTYPE: dict[int, np.dtype] = {
     types_pb2.DT_FLOAT: np.dtype(np.float32),
@@ -97,7 +100,8 @@ def to_ndarray(proto: tensor_pb2.TensorProto, alias: str) -> np.ndarray:
         raise invalid_argument(f"tensor parsing error: {alias} (unsupported dtype {proto.dtype})")
     shape = shape_of(proto, alias)
     count = math.prod(shape)
-    if not fits_in_memory(count * max(numpy_dtype.itemsize, 1)):
+    itemsize = max(numpy_dtype.itemsize, 1)
+    if math.prod(size for size in shape if size) * itemsize >= MAX_SHAPE_BYTES or not fits_in_memory(count * itemsize):
         raise invalid_argument(f"tensor parsing error: {alias} (shape {list(shape)} is too large)")
     if proto.tensor_content and proto.dtype != types_pb2.DT_STRING:
         return _from_content(proto.tensor_content, numpy_dtype, shape, alias)

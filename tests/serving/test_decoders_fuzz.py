@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
@@ -118,6 +118,7 @@ def _tensor_proto(dtype, dims, unknown_rank, content, floats, ints, strings, boo
 
 @FUZZ
 @given(tensor_protos)
+@example(_tensor_proto(types_pb2.DT_FLOAT, [0, 2**31, 2**31], False, b"", [], [], [], []))  # found by this test
 def test_the_tensor_proto_decoder_answers_any_proto_with_an_array_or_its_own_error(proto):
     try:
         array = to_ndarray(proto, "x")
