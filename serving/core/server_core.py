@@ -97,7 +97,9 @@ class ServerCore:
         `timeout` seconds (the RPC's deadline) and never longer than the server's maximum."""
         wait = self._options.max_reload_wait_seconds if timeout is None else min(timeout, self._options.max_reload_wait_seconds)
         deadline = time.monotonic() + wait
-        if not self._reload_lock.acquire(timeout=max(wait, 0.0)):
+        if wait <= 0:
+            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded before the config reload began")
+        if not self._reload_lock.acquire(timeout=wait):
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Another model config reload is still in progress")
         try:
             validate(config)
