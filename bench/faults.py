@@ -64,7 +64,8 @@ class Server:
         return 0.0
 
 
-def start(models: str, *flags: str) -> Server:
+def start(models: str, *flags: str, env: dict[str, str] | None = None) -> Server:
+    """``python -m serving`` on the shipped classifier and char-LSTM; ``env`` adds to this process's environment."""
     config = os.path.join(tempfile.mkdtemp(), "models.config")
     entries = "".join(f"config {{ name: '{name}' base_path: '{os.path.join(models, name)}' "
                       f"model_platform: 'tensorflow' }}\n" for name in (CLASSIFIER, CHARLSTM))
@@ -74,10 +75,18 @@ def start(models: str, *flags: str) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-m", "serving", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
          f"--model_config_file={config}", *flags],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
     )
     with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=300)
+        ready = grpc.channel_ready_future(channel)
+        for _ in range(300):
+            if process.poll() is not None:
+                raise SystemExit(f"error: the server exited with status {process.returncode} (models in {models}?)")
+            try:
+                ready.result(timeout=1.0)
+                break
+            except grpc.FutureTimeoutError:
+                continue
     return Server(process, grpc_port, rest_port, models)
 
 
