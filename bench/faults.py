@@ -1,6 +1,6 @@
 """The server under faults and bad input: one table of what each fault got, whether the server kept serving,
 how many background requests were lost, CPU spent after deadlines, and memory after a large request; then
-REST against gRPC latency at batch 1 and 32 (uint8 images).
+REST against gRPC latency at batch 1 and 32 (uint8 images), the two taking turns call by call.
 
 Serves the shipped classifier and char-LSTM in a ``python -m serving`` subprocess while a background
 client keeps sending classifier Predicts over gRPC; every fault is measured from the outside.
@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import tensorflow as tf
-from bench_server import REPO_ROOT, free_port
-from serving_overhead import percentiles
+from bench_server import REPO_ROOT, free_port, interleaved_percentiles
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 
 CLASSIFIER, CHARLSTM = "fashion_mnist_classifier", "charlstm"
@@ -304,8 +303,9 @@ def latency_table(models: str, requests: int) -> None:
                     connection.request("POST", f"/v1/models/{CLASSIFIER}:predict", body)
                     connection.getresponse().read()
 
-                grpc_p50, grpc_p99 = (1000 * value for value in percentiles(lambda: stub.Predict(request, 60.0), requests, 30))
-                rest_p50, rest_p99 = (1000 * value for value in percentiles(rest_call, requests, 30))
+                timings = interleaved_percentiles({"gRPC": lambda: stub.Predict(request, 60.0), "REST": rest_call}, requests)
+                grpc_p50, grpc_p99 = (1000 * value for value in timings["gRPC"])
+                rest_p50, rest_p99 = (1000 * value for value in timings["REST"])
                 print(f"{batch:>5} {grpc_p50:>9.3f} {grpc_p99:>9.3f} {rest_p50:>9.3f} {rest_p99:>9.3f} {rest_p50 / grpc_p50:>13.2f}x")
             connection.close()
     finally:

@@ -16,7 +16,7 @@ import os
 import time
 
 import grpc
-import numpy as np
+from bench_server import interleaved_percentiles
 from faults import Server, images_request, start
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -52,18 +52,12 @@ def parse_args() -> argparse.Namespace:
 def predict_p50s(servers: list[Server], rounds: int) -> list[float]:
     """p50 seconds of a 32-image gRPC Predict on each server, the servers taking turns call by call."""
     channels = [grpc.insecure_channel(server.target) for server in servers]
-    stubs = [prediction_service_pb2_grpc.PredictionServiceStub(channel) for channel in channels]
     request = images_request(32)
-    samples = np.empty((rounds, len(stubs)))
-    for round_index in range(-10, rounds):
-        for index, stub in enumerate(stubs):
-            started = time.perf_counter()
-            stub.Predict(request, 60.0)
-            if round_index >= 0:
-                samples[round_index, index] = time.perf_counter() - started
+    stubs = [prediction_service_pb2_grpc.PredictionServiceStub(channel) for channel in channels]
+    timings = interleaved_percentiles({index: (lambda stub=stub: stub.Predict(request, 60.0)) for index, stub in enumerate(stubs)}, rounds)
     for channel in channels:
         channel.close()
-    return list(np.median(samples, axis=0))
+    return [timings[index][0] for index in range(len(stubs))]
 
 
 def memory_after_large_request(server: Server, rows: int, settle: float) -> tuple[float, float, float]:

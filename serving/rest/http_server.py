@@ -6,8 +6,9 @@ A connection without complete request headers for ``--rest_api_idle_timeout_seco
 slow-loris client trickling bytes) is closed; a body slower than ``--rest_api_body_timeout_seconds`` answers 408.
 The event loop runs in one thread of its own and only moves bytes; the API call itself (JSON decoding,
 the model run) runs on a pool of ``--rest_api_num_threads`` threads, so a slow or idle client costs a
-socket, never a thread. The loop is uvloop's (libuv): 18 % more small calls per second than asyncio's,
-level with uvicorn. bench/RESULTS.md has the measurements behind the choice of stack (bench/http_stacks.py).
+socket, never a thread. The loop is uvloop's (libuv), a few percent faster than asyncio's for small calls.
+uvicorn measured within 10 % of it either way, but would leave the body limit and the timeouts to us;
+bench/RESULTS.md has the measurements behind the choice (bench/http_stacks.py).
 """
 
 from __future__ import annotations
