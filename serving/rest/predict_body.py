@@ -32,7 +32,10 @@ class PredictBody:
             raw = self._fields.get("signature_name")
             if raw is None:
                 return ""
-            name = msgspec.json.decode(raw)
+            try:
+                name = msgspec.json.decode(raw)
+            except msgspec.DecodeError:  # raw non-UTF-8 bytes, which the general parser keeps as TF Serving does
+                name = None
             if isinstance(name, str):
                 return name
         return json_tensor.requested_signature_name(self.document())

@@ -88,6 +88,20 @@ def test_the_json_decoder_answers_any_bytes_with_arrays_or_its_own_error(body):
         pass
 
 
+@FUZZ
+@given(st.binary(max_size=40), st.binary(max_size=40))
+def test_raw_bytes_inside_json_strings_get_arrays_or_the_apis_own_error(name, value):
+    """Bytes that are not UTF-8 inside well-formed JSON strings: the fast path must hand them on, not fail."""
+    def string(raw: bytes) -> bytes:
+        return b'"' + raw.replace(b"\\", b"").replace(b'"', b"") + b'"'
+
+    try:
+        decode_json(b'{"signature_name": ' + string(name) + b', "inputs": {"a": [[1.0, 2.0]], "b": [3], "tag": ['
+                    + string(value) + b"]}}")
+    except ServingError:
+        pass
+
+
 dimensions = st.lists(
     st.one_of(st.integers(min_value=-2, max_value=6), st.sampled_from([2**31, 2**40, 2**62])), max_size=4
 )

@@ -97,6 +97,7 @@ def test_bodies_the_fast_path_cannot_read_still_get_tf_servings_answer():
     with pytest.raises(ServingError, match="Missing named input: b"):
         PredictBody(b'{"inputs": {"a": [1.0]}}').inputs(sig)
     assert PredictBody(b'{"signature_name": "other", "inputs": {"a": [1.0], "b": [2]}}').signature_name() == "other"
+    assert PredictBody(b'{"signature_name": "\xff", "inputs": [1.0]}').signature_name() == "\udcff"
     with pytest.raises(ServingError, match="'signature_name' key must be a string"):
         PredictBody(b'{"signature_name": 3, "inputs": [1.0]}').signature_name()
 
