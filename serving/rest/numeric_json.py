@@ -71,8 +71,8 @@ def _input_texts(text: bytes, signature: Signature, row_format: bool) -> dict[st
         return {names[0]: text} if len(names) == 1 else None
     if row_format:
         return None
-    members = _FIELDS.decode(text)
-    if not all(name in members for name in names):
+    members = top_level_fields(text)
+    if members is None or not all(name in members for name in names):
         return None
     return {name: bytes(members[name]) for name in names}
 

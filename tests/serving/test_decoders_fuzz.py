@@ -97,7 +97,7 @@ def test_raw_bytes_inside_json_strings_get_arrays_or_the_apis_own_error(name, va
 
     try:
         decode_json(b'{"signature_name": ' + string(name) + b', "inputs": {"a": [[1.0, 2.0]], "b": [3], "tag": ['
-                    + string(value) + b"]}}")
+                    + string(value) + b"], " + string(name) + b": 1}}")
     except ServingError:
         pass
 
