@@ -70,8 +70,8 @@ def _parse_json(header: bytes) -> dict:
 
 
 def _decode_inputs(items: object, binary: memoryview) -> list[InferInput]:
-    if not isinstance(items, list) or not items:
-        raise invalid_argument("the request must have a non-empty 'inputs' list")
+    if not isinstance(items, list):
+        raise invalid_argument("the request must have an 'inputs' list")
     inputs, offset = [], 0
     for item in items:
         tensor = _mapping(item, "an input")

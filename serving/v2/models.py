@@ -101,9 +101,10 @@ class V2Models:
         """The version a request names (latest when empty); NOT_FOUND or INVALID_ARGUMENT otherwise."""
         return self._inference.servables.servable(name, version=parse_version(version))
 
-    def model_metadata(self, name: str, version: str, signature_name: str = "") -> ModelMetadata:
+    def model_metadata(self, name: str, version: str) -> ModelMetadata:
+        """The model's versions and its ``serving_default`` signature's inputs and outputs."""
         servable = self.servable(name, version)
-        signature = self._inference.predict_signature(servable, signature_name)
+        signature = self._inference.predict_signature(servable, DEFAULT_SIGNATURE)
         versions = [str(number) for number in sorted(self._inference.servables.versions(name))]
         return ModelMetadata(
             name=name,
