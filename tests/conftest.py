@@ -69,3 +69,11 @@ def shipped_served(tmp_path_factory) -> ServerHandle:
     handle = start_in_process(f"--model_config_file={config}")
     yield handle
     handle.stop()
+
+
+@pytest.fixture(scope="session")
+def v2_clients():
+    """The interpreter of the published v2 clients' own environment (tritonclient, kserve)."""
+    from v2_clients import v2_clients_python
+
+    return v2_clients_python()
