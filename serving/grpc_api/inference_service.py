@@ -11,12 +11,21 @@ import grpc
 
 from inference_protocol import grpc_predict_v2_pb2 as pb
 from inference_protocol import grpc_predict_v2_pb2_grpc as pb_grpc
+from inference_protocol.tensors import BYTES, to_raw
 from serving.errors import invalid_argument
 from serving.grpc_api.calls import handle_call
 from serving.monitoring import Metrics
-from serving.v2.datatypes import BYTES
-from serving.v2.models import EXTENSIONS, SERVER_NAME, SERVER_VERSION, SIGNATURE_PARAMETER, InferInput, InferRequest, InferResult, V2Models
-from serving.v2.tensor_codec import from_raw, from_values, to_raw
+from serving.v2.models import (
+    EXTENSIONS,
+    SERVER_NAME,
+    SERVER_VERSION,
+    SIGNATURE_PARAMETER,
+    InferInput,
+    InferRequest,
+    InferResult,
+    V2Models,
+)
+from serving.v2.tensor_codec import from_raw, from_values
 
 CONTENTS_FIELD_BY_DATATYPE = {
     "BOOL": "bool_contents",

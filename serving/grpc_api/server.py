@@ -1,4 +1,4 @@
-"""Builds the gRPC server: TF Serving's two services and the Open Inference Protocol's, the optional health service, TLS, and no 4 MB cap."""
+"""Builds the gRPC server: TF Serving's services and the Open Inference Protocol's, optional health, TLS, no 4 MB cap."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
+from inference_protocol.tensors import BYTES, to_raw
 from serving.errors import invalid_argument
-from serving.v2.datatypes import BYTES
 from serving.v2.models import SIGNATURE_PARAMETER, InferInput, InferRequest, InferResult, ModelMetadata
-from serving.v2.tensor_codec import from_raw, from_values, to_raw
+from serving.v2.tensor_codec import from_raw, from_values
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_SIZE = "binary_data_size"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from serving.errors import ServingError
-from serving.v2.tensor_codec import from_raw, from_values, to_raw
+from inference_protocol.tensors import to_raw
+from serving.v2.tensor_codec import from_raw, from_values
 
 
 @pytest.mark.parametrize(
