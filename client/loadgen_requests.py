@@ -21,7 +21,8 @@ from tensorflow_serving.apis import predict_pb2
 from client.errors import CODE_BY_HTTP_STATUS, ClientError
 from client.grpc_transport import channel_options, client_error, model_spec, open_channel
 from client.messages import ModelRef, SignatureSpec
-from client.rest_transport import model_path, rest_address
+from client.http_replicas import rest_address
+from client.rest_transport import model_path
 from client.retry import RetryPolicy
 from client.tensors import json_dumps, to_tensor_proto
 from client.transport import RoundRobin, split_servers
