@@ -1,4 +1,5 @@
-"""Serving overhead: p50/p99 latency of one model called in-process, over our gRPC and over our REST.
+"""Serving overhead: p50/p99 latency of one model called in-process, over our gRPC and REST, TF Serving's API and
+the Open Inference Protocol's (v2 gRPC with raw tensors, v2 REST with binary tensor data).
 
 Everything is measured side by side in one run on the same export, and printed as ratios to the
 in-process signature call (absolute times on a shared machine are noise; ratios are the result).
@@ -21,6 +22,9 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from bench_server import latest_version, start_server  # noqa: E402
+from inference_protocol import grpc_predict_v2_pb2 as pb  # noqa: E402
+from inference_protocol import grpc_predict_v2_pb2_grpc as pb_grpc  # noqa: E402
+from inference_protocol import tensors  # noqa: E402
 from tensorflow_serving.apis import (  # noqa: E402
     get_model_status_pb2,
     model_service_pb2_grpc,
@@ -85,6 +89,42 @@ def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port:
         response.read()
 
     results["REST"] = percentiles(rest_call, args.requests, args.warmup)
+    connection.close()
+    results.update(bench_v2(signature, inputs, grpc_port, rest_port, args))
+    return results
+
+
+def bench_v2(signature: str, inputs, grpc_port: int, rest_port: int, args) -> dict[str, tuple[float, float]]:
+    """The same call over the Open Inference Protocol: ModelInfer with raw tensors, and REST with binary data."""
+    request = pb.ModelInferRequest(model_name="bench")
+    request.parameters["signature_name"].string_param = signature
+    for name, value in inputs.items():
+        request.inputs.add(name=name, datatype=tensors.datatype_of_array(value), shape=value.shape)
+        request.raw_input_contents.append(tensors.to_raw(value))
+    results = {}
+    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        results["v2 gRPC"] = percentiles(lambda: stub.ModelInfer(request, 30.0), args.requests, args.warmup)
+    header = json.dumps({
+        "parameters": {"signature_name": signature, "binary_data_output": True},
+        "inputs": [
+            {"name": name, "datatype": tensors.datatype_of_array(value), "shape": list(value.shape),
+             "parameters": {"binary_data_size": len(tensors.to_raw(value))}}
+            for name, value in inputs.items()
+        ],
+    }).encode()
+    body = header + b"".join(tensors.to_raw(value) for value in inputs.values())
+    headers = {"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"}
+    connection = http.client.HTTPConnection("localhost", rest_port)
+
+    def rest_call() -> None:
+        connection.request("POST", "/v2/models/bench/infer", body, headers)
+        response = connection.getresponse()
+        if response.status != 200:
+            raise RuntimeError(response.read())
+        response.read()
+
+    results["v2 REST"] = percentiles(rest_call, args.requests, args.warmup)
     connection.close()
     return results
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_examples import fenced_blocks, with_ports
 from server_process import REPO_ROOT
 
 SCRIPT = "tests/v2_client_calls.py"
@@ -79,3 +81,14 @@ def test_kserve_sdk(kserve, transport):
     check_inference(results)
     invalid, not_found = (400, 404) if transport == "rest" else ("INVALID_ARGUMENT", "NOT_FOUND")
     check_errors(results, invalid, not_found)
+
+
+def test_the_tritonclient_example_in_the_docs_prints_what_they_show(v2_clients, shipped_served):
+    blocks = fenced_blocks(Path(REPO_ROOT) / "docs" / "serving.md")
+    index = next(index for index, block in enumerate(blocks) if "import tritonclient" in block.text)
+    example, shown = blocks[index], blocks[index + 1]
+    assert example.marker.startswith("skip:") and shown.language == "text"
+    code = with_ports(example.text, shipped_served.grpc_port, shipped_served.rest_port)
+    completed = subprocess.run([str(v2_clients), "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout == shown.text
