@@ -79,17 +79,7 @@ def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         results["gRPC"] = percentiles(lambda: stub.Predict(request, 30.0), args.requests, args.warmup)
     body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}}).encode()
-    connection = http.client.HTTPConnection("localhost", rest_port)
-
-    def rest_call() -> None:
-        connection.request("POST", "/v1/models/bench:predict", body, {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        if response.status != 200:
-            raise RuntimeError(response.read())
-        response.read()
-
-    results["REST"] = percentiles(rest_call, args.requests, args.warmup)
-    connection.close()
+    results["REST"] = rest_percentiles(rest_port, "/v1/models/bench:predict", body, {"Content-Type": "application/json"}, args)
     results.update(bench_v2(signature, inputs, grpc_port, rest_port, args))
     return results
 
@@ -115,18 +105,25 @@ def bench_v2(signature: str, inputs, grpc_port: int, rest_port: int, args) -> di
     }).encode()
     body = header + b"".join(tensors.to_raw(value) for value in inputs.values())
     headers = {"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"}
+    results["v2 REST"] = rest_percentiles(rest_port, "/v2/models/bench/infer", body, headers, args)
+    return results
+
+
+def rest_percentiles(rest_port: int, path: str, body: bytes, headers: dict[str, str], args) -> tuple[float, float]:
+    """p50/p99 of POSTing ``body`` to ``path`` over one keep-alive connection, the answer read whole."""
     connection = http.client.HTTPConnection("localhost", rest_port)
 
     def rest_call() -> None:
-        connection.request("POST", "/v2/models/bench/infer", body, headers)
+        connection.request("POST", path, body, headers)
         response = connection.getresponse()
         if response.status != 200:
             raise RuntimeError(response.read())
         response.read()
 
-    results["v2 REST"] = percentiles(rest_call, args.requests, args.warmup)
-    connection.close()
-    return results
+    try:
+        return percentiles(rest_call, args.requests, args.warmup)
+    finally:
+        connection.close()
 
 
 def rpc_floor(grpc_port: int, args) -> tuple[float, float]:

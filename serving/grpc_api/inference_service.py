@@ -20,9 +20,9 @@ from serving.v2.models import (
     SERVER_NAME,
     SERVER_VERSION,
     SIGNATURE_PARAMETER,
-    InferInput,
     InferRequest,
     InferResult,
+    Tensor,
     V2Models,
 )
 from serving.v2.tensor_codec import from_raw, from_values
@@ -103,7 +103,7 @@ def infer_request(request: pb.ModelInferRequest) -> InferRequest:
     )
 
 
-def _input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> InferInput:
+def _input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> Tensor:
     shape = tuple(tensor.shape)
     if raw is not None:
         array = from_raw(raw, tensor.datatype, shape, tensor.name)
@@ -114,7 +114,7 @@ def _input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> 
                 f"input '{tensor.name}' of datatype '{tensor.datatype}' must come as raw_input_contents"
             )
         array = from_values(list(getattr(tensor.contents, field)), tensor.datatype, shape, tensor.name)
-    return InferInput(tensor.name, tensor.datatype, shape, array)
+    return Tensor(tensor.name, tensor.datatype, shape, array)
 
 
 def infer_response(result: InferResult) -> pb.ModelInferResponse:

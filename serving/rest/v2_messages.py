@@ -10,7 +10,7 @@ import orjson
 
 from inference_protocol.tensors import BYTES, to_raw
 from serving.errors import invalid_argument
-from serving.v2.models import SIGNATURE_PARAMETER, InferInput, InferRequest, InferResult, ModelMetadata
+from serving.v2.models import SIGNATURE_PARAMETER, InferRequest, InferResult, ModelMetadata, Tensor
 from serving.v2.tensor_codec import from_raw, from_values
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -69,7 +69,7 @@ def _parse_json(header: bytes) -> dict:
     return _mapping(document, "the request")
 
 
-def _decode_inputs(items: object, binary: memoryview) -> list[InferInput]:
+def _decode_inputs(items: object, binary: memoryview) -> list[Tensor]:
     if not isinstance(items, list):
         raise invalid_argument("the request must have an 'inputs' list")
     inputs, offset = [], 0
@@ -90,7 +90,7 @@ def _decode_inputs(items: object, binary: memoryview) -> list[InferInput]:
             array = from_values(_flat(tensor["data"]), datatype, shape, name)
         else:
             raise invalid_argument(f"input '{name}' has neither 'data' nor a {BINARY_SIZE} parameter")
-        inputs.append(InferInput(name, datatype, shape, array))
+        inputs.append(Tensor(name, datatype, shape, array))
     if offset != len(binary):
         raise invalid_argument(f"the request has {len(binary) - offset} bytes of binary data that no input claims")
     return inputs

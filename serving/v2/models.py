@@ -27,8 +27,8 @@ SIGNATURE_PARAMETER = "signature_name"
 
 
 @dataclass(frozen=True)
-class InferInput:
-    """One decoded request tensor: its name, datatype, shape and values."""
+class Tensor:
+    """One request input or response output: its name, datatype, shape and values."""
 
     name: str
     datatype: str
@@ -42,25 +42,17 @@ class InferRequest:
 
     model_name: str
     model_version: str
-    inputs: Sequence[InferInput]
+    inputs: Sequence[Tensor]
     outputs: Sequence[str] | None = None
     signature_name: str = ""
     request_id: str = ""
 
 
 @dataclass(frozen=True)
-class InferOutput:
-    name: str
-    datatype: str
-    shape: tuple[int, ...]
-    array: np.ndarray
-
-
-@dataclass(frozen=True)
 class InferResult:
     model_name: str
     model_version: str
-    outputs: list[InferOutput] = field(default_factory=list)
+    outputs: list[Tensor] = field(default_factory=list)
     request_id: str = ""
 
 
@@ -140,7 +132,7 @@ def tensor_metadata(info: TensorInfo) -> TensorMetadata:
     return TensorMetadata(name=info.alias, datatype=datatype_of(info.dtype), shape=shape)
 
 
-def checked_inputs(signature: Signature, inputs: Sequence[InferInput], model_name: str) -> dict[str, np.ndarray]:
+def checked_inputs(signature: Signature, inputs: Sequence[Tensor], model_name: str) -> dict[str, np.ndarray]:
     """The request's arrays by name, each checked against the signature's datatype and known dimensions."""
     arrays: dict[str, np.ndarray] = {}
     for tensor in inputs:
@@ -158,7 +150,7 @@ def checked_inputs(signature: Signature, inputs: Sequence[InferInput], model_nam
     return arrays
 
 
-def _check_tensor(info: TensorInfo, tensor: InferInput, model_name: str) -> None:
+def _check_tensor(info: TensorInfo, tensor: Tensor, model_name: str) -> None:
     expected = datatype_of(info.dtype)
     if tensor.datatype != expected:
         raise invalid_argument(
@@ -177,6 +169,6 @@ def _check_tensor(info: TensorInfo, tensor: InferInput, model_name: str) -> None
         )
 
 
-def infer_output(name: str, array: np.ndarray) -> InferOutput:
+def infer_output(name: str, array: np.ndarray) -> Tensor:
     array = np.asarray(array)
-    return InferOutput(name=name, datatype=datatype_of_array(array), shape=tuple(array.shape), array=array)
+    return Tensor(name=name, datatype=datatype_of_array(array), shape=tuple(array.shape), array=array)

@@ -232,3 +232,14 @@ def test_v1_routes_are_unchanged_beside_v2(shipped_served):
     status, _, body = call(shipped_served, "GET", "/v1/models/cartpole_dqn")
     assert status == 200 and json.loads(body)["model_version_status"][0]["state"] == "AVAILABLE"
     assert call(shipped_served, "GET", "/v3/models")[0] == 404
+
+
+def test_v2_calls_are_counted_in_the_same_metrics(served):
+    """``served`` exports Prometheus metrics; its ``default`` model takes ``x`` of unknown rank."""
+    document = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [3], "data": [1.0, 2.0, 5.0]}]}
+    status, header, _ = infer(served, "/v2/models/default", document)
+    assert status == 200 and header["outputs"][0]["data"] == [2.5, 3.0, 4.5]
+    assert infer(served, "/v2/models/default", {"inputs": []})[0] == 400
+    text = call(served, "GET", "/monitoring/prometheus/metrics")[2].decode()
+    assert ':tensorflow:serving:request_latency_bucket{model_name="default",API="infer",entrypoint="REST",le="+Inf"}' in text
+    assert ':tensorflow:serving:request_count{model_name="default",status="INVALID_ARGUMENT"}' in text
