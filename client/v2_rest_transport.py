@@ -96,7 +96,8 @@ def model_path(ref: ModelRef, suffix: str) -> str:
 
 
 def infer_body(ref: ModelRef, inputs: dict[str, np.ndarray], output_names: list[str]) -> tuple[bytes, dict[str, str]]:
-    """The request body (JSON header, then the raw inputs) and its headers."""
+    """The request body (JSON header, then the raw inputs) and its headers; every output is asked for as binary
+    data (no ``output_names``: all of them)."""
     raw = raw_inputs(inputs)
     document: dict[str, Any] = {
         "inputs": [
@@ -104,10 +105,8 @@ def infer_body(ref: ModelRef, inputs: dict[str, np.ndarray], output_names: list[
             for t in raw
         ],
         "outputs": [{"name": name, "parameters": {"binary_data": True}} for name in output_names],
+        "parameters": {"binary_data_output": True, **signature_parameter(ref)},
     }
-    parameters = signature_parameter(ref)
-    if parameters:
-        document["parameters"] = parameters
     header = json.dumps(document).encode()
     headers = {HEADER_LENGTH: str(len(header)), "Content-Type": "application/octet-stream"}
     return header + b"".join(tensor.data for tensor in raw), headers

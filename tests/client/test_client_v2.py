@@ -112,3 +112,24 @@ def test_cli_errors_over_v2_are_one_line(capsys, shipped_served, command):
     err = capsys.readouterr().err.strip().splitlines()
     expected = "error: NOT_FOUND: " if command[0] == "status" else "error: UNIMPLEMENTED: "
     assert code == 1 and len(err) == 1 and err[0].startswith(expected)
+
+
+def test_rest_answers_in_json_or_binary_data_decode_alike():
+    """A server may answer JSON data where binary was asked for (the extension is optional)."""
+    import email.message
+
+    from client.http_replicas import HttpAnswer
+    from client.v2_rest_transport import infer_outputs
+
+    header = json.dumps({"model_name": "m", "outputs": [
+        {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["hé", ""]},
+        {"name": "q", "datatype": "FP32", "shape": [1, 2], "parameters": {"binary_data_size": 8}},
+    ]}).encode()
+    headers = email.message.Message()
+    headers["Inference-Header-Content-Length"] = str(len(header))
+    body = header + np.array([[0.5, -1.0]], "<f4").tobytes()
+    _, outputs = infer_outputs(HttpAnswer(200, body, headers))
+    assert outputs["text"].tolist() == ["hé".encode(), b""]
+    assert outputs["q"].dtype == np.float32 and outputs["q"].tolist() == [[0.5, -1.0]]
+    with pytest.raises(ClientError, match="has 4 bytes of data but its shape"):
+        infer_outputs(HttpAnswer(200, body[:-4], headers))
