@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import unquote
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import orjson
 
@@ -50,13 +51,14 @@ class V2RestApi:
         self._metrics = metrics
         self._timeout_seconds = timeout_seconds
 
-    def answer(self, method: str, path: str, headers, body: bytes) -> V2Reply:
+    def answer(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> V2Reply:
+        """The reply to one request; every failure becomes ``{"error": ...}`` with its HTTP code."""
         try:
             return self._route(method, path, headers, body)
         except ServingError as error:
             return error_reply(error)
 
-    def _route(self, method: str, path: str, headers, body: bytes) -> V2Reply:
+    def _route(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> V2Reply:
         if path in ("/v2", "/v2/"):
             _expect(method, "GET", path)
             return _json({"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": list(EXTENSIONS)})
@@ -80,7 +82,7 @@ class V2RestApi:
             return _json({"name": name, "ready": ready}, 200 if ready else NOT_READY)
         return V2Reply(200, metadata_json(self._models.model_metadata(name, version)))
 
-    def _infer(self, name: str, version: str, headers, body: bytes) -> V2Reply:
+    def _infer(self, name: str, version: str, headers: Mapping[str, str], body: bytes) -> V2Reply:
         started = time.perf_counter()
         try:
             request, binary_outputs = infer_request_from_json(name, version, body, headers.get(HEADER_LENGTH))
