@@ -49,14 +49,17 @@ def triton_scenarios(module, url: str) -> dict:
     client = module.InferenceServerClient(url)
     binary = {"binary_data": True} if module.__name__.endswith("http") else {}
 
-    def infer(model: str, arrays: dict[str, tuple[np.ndarray, str]], outputs: list[str] | None = None, version: str = ""):
+    def infer(
+        model: str, arrays: dict[str, tuple[np.ndarray, str]], outputs: list[str] | None = None, version: str = "",
+        **options,
+    ):
         inputs = []
         for name, (array, datatype) in arrays.items():
             tensor = module.InferInput(name, list(array.shape), datatype)
             tensor.set_data_from_numpy(array, **binary)
             inputs.append(tensor)
         requested = [module.InferRequestedOutput(name, **binary) for name in outputs] if outputs else None
-        result = client.infer(model, inputs, model_version=version, outputs=requested)
+        result = client.infer(model, inputs, model_version=version, outputs=requested, **options)
         names = outputs or [output["name"] for output in _outputs(result)]
         return {name: _jsonable(result.as_numpy(name)) for name in names}
 
@@ -67,7 +70,15 @@ def triton_scenarios(module, url: str) -> dict:
 
     metadata = client.get_model_metadata(CLASSIFIER)
     server = client.get_server_metadata()
+    compression = "request_compression_algorithm" if binary else "compression_algorithm"
+    compressed = {
+        f"dqn_{algorithm}": recorded(
+            lambda: infer(DQN, {"observations": (OBSERVATIONS, "FP32")}, **{compression: algorithm}), error
+        )
+        for algorithm in ("gzip", "deflate")
+    }
     return {
+        **compressed,
         "live": client.is_server_live(),
         "ready": client.is_server_ready(),
         "model_ready": client.is_model_ready(LSTM),

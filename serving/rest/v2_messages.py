@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import zlib
+
 import numpy as np
 import orjson
 
@@ -15,6 +17,7 @@ from serving.v2.tensor_codec import from_raw, from_values
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_SIZE = "binary_data_size"
+MAX_INFLATED_BYTES = 100 * 2**20
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,21 @@ def infer_request_from_json(
         request_id=_text(document.get("id", ""), "id"),
     )
     return request, binary_outputs
+
+
+def inflated(body: bytes, content_encoding: str | None) -> bytes:
+    """A ``Content-Encoding: deflate`` body (zlib, as Triton's clients send it) inflated; gzip bodies arrive
+    already decoded by the HTTP server (as on TF Serving's routes), any other body as it came."""
+    if (content_encoding or "").lower() != "deflate":
+        return body
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
+    except zlib.error as error:
+        raise invalid_argument(f"failed to inflate the deflate request body: {error}") from None
+    if len(data) > MAX_INFLATED_BYTES:
+        raise invalid_argument(f"inflated request body exceeds {MAX_INFLATED_BYTES} bytes")
+    return data
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:

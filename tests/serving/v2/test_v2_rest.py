@@ -243,3 +243,16 @@ def test_v2_calls_are_counted_in_the_same_metrics(served):
     text = call(served, "GET", "/monitoring/prometheus/metrics")[2].decode()
     assert ':tensorflow:serving:request_latency_bucket{model_name="default",API="infer",entrypoint="REST",le="+Inf"}' in text
     assert ':tensorflow:serving:request_count{model_name="default",status="INVALID_ARGUMENT"}' in text
+
+
+def test_compressed_bodies_gzip_and_deflate(shipped_served):
+    import gzip
+    import zlib
+
+    document = json.dumps({"inputs": [{"name": "observations", "datatype": "FP32", "shape": [1, 4], "data": [0, 0, 0, 0]}]}).encode()
+    plain = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", document)
+    for encoding, packed in (("gzip", gzip.compress(document)), ("deflate", zlib.compress(document))):
+        answer = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", packed, {"Content-Encoding": encoding})
+        assert (answer[0], answer[2]) == (plain[0], plain[2]), encoding
+    status, _, body = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", b"not zlib", {"Content-Encoding": "deflate"})
+    assert status == 400 and "failed to inflate" in json.loads(body)["error"]
