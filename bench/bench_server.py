@@ -11,11 +11,13 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
@@ -92,3 +94,16 @@ def grpc_sender(grpc_port: int, image_size: int, model: str = MODEL) -> GrpcSend
     with ServingClient(target, "grpc", timeout=30) as client:
         spec = client.signature(MODEL)
     return GrpcSender(target, *grpc_request("tfserving", ModelRef(model), spec, synthetic_inputs(spec, 1, image_size)), timeout=30)
+
+
+def interleaved_percentiles(calls: dict[str, Callable[[], object]], requests: int, warmup: int = 20) -> dict[str, tuple[float, float]]:
+    """p50 and p99 seconds of each call, the calls taking turns one by one, so that a machine busy with other
+    work slows them alike and their ratios hold."""
+    samples = {name: np.empty(requests) for name in calls}
+    for index in range(-warmup, requests):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            if index >= 0:
+                samples[name][index] = time.perf_counter() - started
+    return {name: (float(np.percentile(values, 50)), float(np.percentile(values, 99))) for name, values in samples.items()}

@@ -1,6 +1,6 @@
 """The server under faults and bad input: one table of what each fault got, whether the server kept serving,
 how many background requests were lost, CPU spent after deadlines, and memory after a large request; then
-REST against gRPC latency at batch 1 and 32 (uint8 images).
+REST against gRPC latency at batch 1 and 32 (uint8 images), the two taking turns call by call.
 
 Serves the shipped classifier and char-LSTM in a ``python -m serving`` subprocess while a background
 client keeps sending classifier Predicts over gRPC; every fault is measured from the outside.
@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import tensorflow as tf
-from bench_server import REPO_ROOT, free_port
-from serving_overhead import percentiles
+from bench_server import REPO_ROOT, free_port, interleaved_percentiles
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 
 CLASSIFIER, CHARLSTM = "fashion_mnist_classifier", "charlstm"
@@ -64,7 +63,8 @@ class Server:
         return 0.0
 
 
-def start(models: str, *flags: str) -> Server:
+def start(models: str, *flags: str, env: dict[str, str] | None = None) -> Server:
+    """``python -m serving`` on the shipped classifier and char-LSTM; ``env`` adds to this process's environment."""
     config = os.path.join(tempfile.mkdtemp(), "models.config")
     entries = "".join(f"config {{ name: '{name}' base_path: '{os.path.join(models, name)}' "
                       f"model_platform: 'tensorflow' }}\n" for name in (CLASSIFIER, CHARLSTM))
@@ -74,10 +74,18 @@ def start(models: str, *flags: str) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-m", "serving", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
          f"--model_config_file={config}", *flags],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
     )
     with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=300)
+        ready = grpc.channel_ready_future(channel)
+        for _ in range(300):
+            if process.poll() is not None:
+                raise SystemExit(f"error: the server exited with status {process.returncode} (models in {models}?)")
+            try:
+                ready.result(timeout=1.0)
+                break
+            except grpc.FutureTimeoutError:
+                continue
     return Server(process, grpc_port, rest_port, models)
 
 
@@ -295,8 +303,9 @@ def latency_table(models: str, requests: int) -> None:
                     connection.request("POST", f"/v1/models/{CLASSIFIER}:predict", body)
                     connection.getresponse().read()
 
-                grpc_p50, grpc_p99 = (1000 * value for value in percentiles(lambda: stub.Predict(request, 60.0), requests, 30))
-                rest_p50, rest_p99 = (1000 * value for value in percentiles(rest_call, requests, 30))
+                timings = interleaved_percentiles({"gRPC": lambda: stub.Predict(request, 60.0), "REST": rest_call}, requests)
+                grpc_p50, grpc_p99 = (1000 * value for value in timings["gRPC"])
+                rest_p50, rest_p99 = (1000 * value for value in timings["REST"])
                 print(f"{batch:>5} {grpc_p50:>9.3f} {grpc_p99:>9.3f} {rest_p50:>9.3f} {rest_p99:>9.3f} {rest_p50 / grpc_p50:>13.2f}x")
             connection.close()
     finally:

@@ -70,6 +70,10 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "rest_api_enable_cors_support", bool, False, "add CORS headers to REST responses")
     _flag(group, "rest_api_num_threads", int, 4 * CPUS, "threads running REST calls (the HTTP framing runs on one event loop)")
     _flag(group, "rest_api_max_body_bytes", int, 64 * 2**20, "(ours) largest REST request body; a larger one answers 413")
+    _flag(group, "rest_api_idle_timeout_seconds", float, 60.0,
+          "(ours) a REST connection that sends no complete request headers this long is closed (idle or slow client)")
+    _flag(group, "rest_api_body_timeout_seconds", float, 30.0,
+          "(ours) a REST request body not received this long after its headers answers 408")
     _flag(group, "grpc_max_threads", int, 4 * CPUS,
           "threads serving gRPC calls; with --enable_batching raised to hold max_batch_size x (num_batch_threads + 1) "
           "waiting requests (at most 512), since requests wait for their batch in these threads")

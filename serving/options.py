@@ -156,12 +156,14 @@ def _rest_options(flags: argparse.Namespace) -> RestOptions | None:
     if flags.rest_api_port == flags.port:
         log.error("--rest_api_port must differ from --port; the REST API is not started")
         return None
-    if flags.rest_api_max_body_bytes <= 0:
-        raise FlagError(f"--rest_api_max_body_bytes must be > 0, got {flags.rest_api_max_body_bytes}")
+    for name in ("rest_api_max_body_bytes", "rest_api_idle_timeout_seconds", "rest_api_body_timeout_seconds"):
+        if getattr(flags, name) <= 0:
+            raise FlagError(f"--{name} must be > 0, got {getattr(flags, name):g}")
     return RestOptions(
         flags.rest_api_port, flags.rest_api_enable_cors_support, _prometheus_path(flags),
         host=flags.rest_api_bind_address or None, num_threads=flags.rest_api_num_threads,
-        max_body_bytes=flags.rest_api_max_body_bytes,
+        max_body_bytes=flags.rest_api_max_body_bytes, idle_timeout_seconds=flags.rest_api_idle_timeout_seconds,
+        body_timeout_seconds=flags.rest_api_body_timeout_seconds,
     )
 
 

@@ -20,6 +20,7 @@ from serving.core.status import model_status_response
 from serving.errors import ServingError, invalid_argument
 from serving.monitoring import Metrics
 from serving.rest import json_messages, json_tensor
+from serving.rest.predict_body import PredictBody
 from serving.rest.routes import Route
 
 
@@ -56,18 +57,18 @@ class RestApi:
         return self._core.serving_map.servable(route.model_name, version=route.version, label=route.label)
 
     def _predict(self, route: Route, body: bytes) -> bytes:
-        document = json_tensor.parse_json_body(body)
-        signature_name = json_tensor.requested_signature_name(document)
+        request = PredictBody(body)
+        signature_name = request.signature_name()
         servable = self._servable(route)
         signature = servable.find_signature(signature_name or "serving_default")
         if signature is None:
             raise invalid_argument(
                 f'Serving signature name: "{signature_name or "serving_default"}" not found in signature def'
             )
-        if not signature.inputs and document.get("inputs") == {}:  # extension: input-less `metadata` signature
+        if not signature.inputs and request.document().get("inputs") == {}:  # extension: input-less `metadata` signature
             inputs, row_format = {}, False
         else:
-            inputs, row_format = json_tensor.predict_inputs_from_json(document, signature)
+            inputs, row_format = request.inputs(signature)
         outputs = self._inference.predict_arrays(servable, signature, inputs, deadline=self._deadline())
         if not inputs:
             outputs = {name: np.asarray(value) for name, value in outputs.items()}

@@ -2,9 +2,13 @@
 
 aiohttp's C parser (llhttp) does the HTTP framing: a malformed request line, header or Content-Length
 answers 400, chunked bodies are read as such, and a body past ``--rest_api_max_body_bytes`` answers 413.
+A connection without complete request headers for ``--rest_api_idle_timeout_seconds`` (idle, or a
+slow-loris client trickling bytes) is closed; a body slower than ``--rest_api_body_timeout_seconds`` answers 408.
 The event loop runs in one thread of its own and only moves bytes; the API call itself (JSON decoding,
 the model run) runs on a pool of ``--rest_api_num_threads`` threads, so a slow or idle client costs a
-socket, never a thread. bench/RESULTS.md has the measurements behind the choice of stack.
+socket, never a thread. The loop is uvloop's (libuv), a few percent faster than asyncio's for small calls.
+uvicorn measured within 10 % of it either way, but would leave the body limit and the timeouts to us;
+bench/RESULTS.md has the measurements behind the choice (bench/http_stacks.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import uvloop
 from aiohttp import http_exceptions, web
 
 from serving.drain import SHUTTING_DOWN, RequestGate
@@ -76,7 +81,7 @@ class RestServer:
         self._handler = RestHandler(api, options, render_metrics, is_ready, v2_api)
         self._options = options
         self._gate = gate
-        self._loop = asyncio.new_event_loop()
+        self._loop = uvloop.new_event_loop()
         self._workers = ThreadPoolExecutor(max_workers=max(options.num_threads, 1), thread_name_prefix="rest")
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="rest-loop", daemon=True)
@@ -96,7 +101,8 @@ class RestServer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, auto_decompress=False, logger=protocol_log,
-            keepalive_timeout=self._options.idle_timeout_seconds, shutdown_timeout=STOP_GRACE_SECONDS,
+            keepalive_timeout=self._options.idle_timeout_seconds, lingering_time=self._options.body_timeout_seconds,
+            shutdown_timeout=STOP_GRACE_SECONDS,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._options.host, self._options.port, backlog=LISTEN_BACKLOG, reuse_address=True)
@@ -121,8 +127,13 @@ class RestServer:
             message = f"Request body exceeds the limit of {self._options.max_body_bytes} bytes (--rest_api_max_body_bytes)"
             return self._handler.response(413, error_body(message), JSON)
         except asyncio.TimeoutError:
-            message = f"Request body not received within {self._options.body_timeout_seconds:g} s"
-            return self._handler.response(408, error_body(message), JSON)
+            message = (
+                f"Request body not received within {self._options.body_timeout_seconds:g} s"
+                " (--rest_api_body_timeout_seconds)"
+            )
+            response = self._handler.response(408, error_body(message), JSON)
+            response.force_close()
+            return response
         answer = await self._loop.run_in_executor(
             self._workers, self._handler.answer, request.method, request.raw_path, request.headers, body
         )

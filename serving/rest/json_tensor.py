@@ -190,12 +190,15 @@ def _bulk_decimals(leaves: list, has_integers: bool, np_dtype: np.dtype) -> np.n
         values = np.array(leaves, dtype=np.float64)
     except OverflowError:
         return None
+    return values.astype(np_dtype) if decimals_fit(values, has_integers, np_dtype) else None
+
+
+def decimals_fit(values: np.ndarray, has_integers: bool, np_dtype: np.dtype) -> bool:
+    """Whether float64 ``values`` fit ``np_dtype`` without an error: integers only up to where it is exact."""
     info = np.finfo(np_dtype)
     limit = min(float(info.max), 2.0 ** (info.nmant + 1) - 1) if has_integers else float(info.max)
     magnitudes = np.abs(values[np.isfinite(values)])
-    if magnitudes.size and magnitudes.max() > limit:
-        return None
-    return values.astype(np_dtype)
+    return not (magnitudes.size and magnitudes.max() > limit)
 
 
 def _bulk_integers(leaves: list[int], np_dtype: np.dtype) -> np.ndarray | None:
@@ -203,10 +206,13 @@ def _bulk_integers(leaves: list[int], np_dtype: np.dtype) -> np.ndarray | None:
         values = np.array(leaves, dtype=np.uint64 if np_dtype == np.uint64 else np.int64)
     except OverflowError:
         return None
+    return values.astype(np_dtype) if integers_fit(values, np_dtype) else None
+
+
+def integers_fit(values: np.ndarray, np_dtype: np.dtype) -> bool:
+    """Whether every integer in ``values`` lies in the range of the integer dtype ``np_dtype``."""
     info = np.iinfo(np_dtype)
-    if values.size and (values.min() < info.min or values.max() > info.max):
-        return None
-    return values.astype(np_dtype)
+    return not (values.size and (values.min() < info.min or values.max() > info.max))
 
 
 def _walk(value: Any, level: int, shape: tuple[int, ...], dtype: int, leaves: list) -> None:

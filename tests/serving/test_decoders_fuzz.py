@@ -18,6 +18,7 @@ from serving.core.signature import Signature, TensorInfo
 from serving.core.tensors import to_ndarray
 from serving.errors import ServingError
 from serving.rest import json_tensor
+from serving.rest.predict_body import PredictBody
 
 FUZZ = settings(
     max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -60,8 +61,12 @@ documents = st.one_of(
 
 
 def decode_json(body: bytes) -> None:
-    document = json_tensor.parse_json_body(body)
-    inputs, _ = json_tensor.predict_inputs_from_json(document, SIGNATURE)
+    """Decode as the REST API does (numeric fast path first), and with the general decoder alone."""
+    request = PredictBody(body)
+    request.signature_name()
+    inputs, _ = request.inputs(SIGNATURE)
+    assert all(isinstance(value, np.ndarray) for value in inputs.values())
+    inputs, _ = json_tensor.predict_inputs_from_json(json_tensor.parse_json_body(body), SIGNATURE)
     assert all(isinstance(value, np.ndarray) for value in inputs.values())
 
 

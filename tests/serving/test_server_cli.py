@@ -43,6 +43,8 @@ def test_flag_errors_are_one_line_messages(tmp_path):
     assert "Traceback" not in result.stderr
     result = run_cli()
     assert result.returncode == 1 and "--model_base_path" in result.stderr
+    result = run_cli("--model_base_path=/x", "--rest_api_port=8501", "--rest_api_body_timeout_seconds=0")
+    assert result.returncode == 1 and "--rest_api_body_timeout_seconds must be > 0, got 0" in result.stderr
     result = run_cli("--model_base_path=/x", "--port=notanumber")
     assert result.returncode == 2 and "invalid int value" in result.stderr
 

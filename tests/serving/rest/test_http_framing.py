@@ -82,3 +82,65 @@ def test_hundreds_of_simultaneous_connects_are_accepted_at_once(server):
         connection.close()
     assert len(durations) == 300
     assert max(durations) < 0.9, "a connect waited for a TCP retry: the listen backlog is too short"
+
+
+CLIENT_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory):
+    """A server whose idle and body timeouts are short enough to watch them fire."""
+    base = tmp_path_factory.mktemp("impatient") / "m"
+    export_half_plus(str(base), 1)
+    handle = start_in_process(
+        "--model_name=m", f"--model_base_path={base}",
+        f"--rest_api_idle_timeout_seconds={CLIENT_TIMEOUT}", f"--rest_api_body_timeout_seconds={CLIENT_TIMEOUT}",
+    )
+    yield handle
+    handle.stop()
+
+
+def closed_by_server(connection: socket.socket) -> bool:
+    """True once the server has closed the connection (within the socket's timeout)."""
+    try:
+        return connection.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(impatient_server):
+    with socket.create_connection(("127.0.0.1", impatient_server.rest_port), timeout=10 * CLIENT_TIMEOUT) as idle:
+        assert closed_by_server(idle)
+
+
+def test_a_client_trickling_its_headers_is_cut_off_while_others_are_served(impatient_server):
+    stop = threading.Event()
+    cut_off: list[bool] = []
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", impatient_server.rest_port), timeout=10 * CLIENT_TIMEOUT) as slow:
+            slow.sendall(b"POST /v1/models/m:predict HTTP/1.1\r\n")
+            try:
+                while not stop.wait(CLIENT_TIMEOUT / 10):
+                    slow.sendall(b"X")
+            except OSError:
+                cut_off.append(True)
+
+    trickling = [threading.Thread(target=trickle) for _ in range(50)]
+    for thread in trickling:
+        thread.start()
+    reply = exchange(impatient_server.rest_port, request_bytes(PREDICT, f"Content-Length: {len(PREDICT)}\r\nConnection: close\r\n"))
+    assert reply.startswith(b"HTTP/1.1 200") and b'"predictions"' in reply
+    for thread in trickling:
+        thread.join(timeout=10 * CLIENT_TIMEOUT)
+    stop.set()
+    assert len(cut_off) == len(trickling), "slow-header connections were kept open past the idle timeout"
+
+
+def test_a_body_that_stops_arriving_answers_408(impatient_server):
+    head = request_bytes(PREDICT[:5], f"Content-Length: {len(PREDICT)}\r\n")
+    reply = exchange(impatient_server.rest_port, head, timeout=10 * CLIENT_TIMEOUT)
+    assert reply.startswith(b"HTTP/1.1 408"), reply
+    assert "--rest_api_body_timeout_seconds" in json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]
