@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from aiohttp import http_exceptions, web
 from serving.drain import SHUTTING_DOWN, RequestGate
 from serving.errors import ServingError, invalid_argument
 from serving.rest.api import Reply, RestApi, error_reply
+from serving.rest.compression import decompressed
 from serving.rest.routes import is_api_path, route
 from serving.rest.v2_api import V2RestApi, is_v2_path
 
-MAX_GZIP_BYTES = 100 * 2**20
 NOT_FOUND_PAGE = b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n</BODY></HTML>\n"
 READINESS_PATH = "/readyz"
 LISTEN_BACKLOG = 1024
@@ -214,14 +213,7 @@ def error_body(message: str) -> bytes:
 
 
 def decoded_body(body: bytes, content_encoding: str) -> bytes:
-    """The request body, gunzipped (at most 100 MiB) when it says gzip."""
+    """The request body, gunzipped (at most 100 MiB: serving.rest.compression) when it says gzip."""
     if content_encoding.lower() != "gzip" or not body:
         return body
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(body, MAX_GZIP_BYTES + 1)
-    except zlib.error as error:
-        raise invalid_argument(f"Failed to decompress gzip request body: {error}") from None
-    if len(data) > MAX_GZIP_BYTES:
-        raise invalid_argument(f"Decompressed request body exceeds {MAX_GZIP_BYTES} bytes")
-    return data
+    return decompressed(body, "gzip")

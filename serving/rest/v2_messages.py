@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import zlib
-
 import numpy as np
 import orjson
 
 from inference_protocol.tensors import BYTES, to_raw
 from serving.errors import invalid_argument
+from serving.rest.compression import decompressed
 from serving.v2.models import SIGNATURE_PARAMETER, InferRequest, InferResult, ModelMetadata, Tensor
 from serving.v2.tensor_codec import from_raw, from_values
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_SIZE = "binary_data_size"
-MAX_INFLATED_BYTES = 100 * 2**20
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,7 @@ def inflated(body: bytes, content_encoding: str | None) -> bytes:
     already decoded by the HTTP server (as on TF Serving's routes), any other body as it came."""
     if (content_encoding or "").lower() != "deflate":
         return body
-    inflater = zlib.decompressobj()
-    try:
-        data = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
-    except zlib.error as error:
-        raise invalid_argument(f"failed to inflate the deflate request body: {error}") from None
-    if len(data) > MAX_INFLATED_BYTES:
-        raise invalid_argument(f"inflated request body exceeds {MAX_INFLATED_BYTES} bytes")
-    return data
+    return decompressed(body, "deflate")
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:

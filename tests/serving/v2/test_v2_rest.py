@@ -255,4 +255,4 @@ def test_compressed_bodies_gzip_and_deflate(shipped_served):
         answer = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", packed, {"Content-Encoding": encoding})
         assert (answer[0], answer[2]) == (plain[0], plain[2]), encoding
     status, _, body = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", b"not zlib", {"Content-Encoding": "deflate"})
-    assert status == 400 and "failed to inflate" in json.loads(body)["error"]
+    assert status == 400 and "Failed to decompress deflate request body" in json.loads(body)["error"]
