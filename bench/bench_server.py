@@ -23,7 +23,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from client import ServingClient  # noqa: E402
-from client.loadgen_requests import GrpcSender, synthetic_inputs  # noqa: E402
+from client.loadgen_requests import GrpcSender, grpc_request, synthetic_inputs  # noqa: E402
 from client.messages import ModelRef  # noqa: E402
 
 MODEL = "bench"
@@ -93,7 +93,7 @@ def grpc_sender(grpc_port: int, image_size: int, model: str = MODEL) -> GrpcSend
     target = f"localhost:{grpc_port}"
     with ServingClient(target, "grpc", timeout=30) as client:
         spec = client.signature(MODEL)
-    return GrpcSender(target, ModelRef(model), spec, synthetic_inputs(spec, 1, image_size), timeout=30)
+    return GrpcSender(target, *grpc_request("tfserving", ModelRef(model), spec, synthetic_inputs(spec, 1, image_size)), timeout=30)
 
 
 def interleaved_percentiles(calls: dict[str, Callable[[], object]], requests: int, warmup: int = 20) -> dict[str, tuple[float, float]]:

@@ -1,7 +1,9 @@
-"""Serving overhead: p50/p99 latency of one model called in-process, over our gRPC and over our REST.
+"""Serving overhead: p50/p99 latency of one model called in-process, over our gRPC and REST, TF Serving's API and
+the Open Inference Protocol's (v2 gRPC with raw tensors, v2 REST with binary tensor data).
 
-Everything is measured side by side in one run on the same export, and printed as ratios to the
-in-process signature call (absolute times on a shared machine are noise; ratios are the result).
+Everything is measured side by side in one run on the same export, the paths taking turns call by call, and
+printed as ratios to the in-process signature call (absolute times on a shared machine are noise; ratios are
+the result).
 
     python bench/serving_overhead.py --model-dir saved_models/fashion_mnist_classifier
 """
@@ -12,6 +14,8 @@ import argparse
 import http.client
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import tf_startup
 
@@ -20,7 +24,10 @@ tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays of
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from bench_server import latest_version, start_server  # noqa: E402
+from bench_server import interleaved_percentiles, latest_version, start_server  # noqa: E402
+from inference_protocol import grpc_predict_v2_pb2 as pb  # noqa: E402
+from inference_protocol import grpc_predict_v2_pb2_grpc as pb_grpc  # noqa: E402
+from inference_protocol import tensors  # noqa: E402
 from tensorflow_serving.apis import (  # noqa: E402
     get_model_status_pb2,
     model_service_pb2_grpc,
@@ -64,29 +71,71 @@ def sample_inputs(signature, batch: int) -> dict[str, np.ndarray]:
 
 
 def bench_batch(signature_fn, signature: str, inputs, grpc_port: int, rest_port: int, args) -> dict[str, tuple[float, float]]:
-    tensors = {name: tf.constant(value) for name, value in inputs.items()}
-    results = {"in-process": percentiles(lambda: signature_fn(**tensors), args.requests, args.warmup)}
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "bench"
-    request.model_spec.signature_name = signature
+    """The five paths, interleaved call by call (bench_server.interleaved_percentiles), so that other work on the
+    machine slows them alike and their ratios hold."""
+    tensors_in = {name: tf.constant(value) for name, value in inputs.items()}
+    predict = predict_pb2.PredictRequest()
+    predict.model_spec.name = "bench"
+    predict.model_spec.signature_name = signature
     for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    with grpc.insecure_channel(f"localhost:{grpc_port}") as channel:
+        predict.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    json_body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}}).encode()
+    v2_body, v2_headers = v2_rest_body(signature, inputs)
+    with ExitStack() as stack:
+        channel = stack.enter_context(grpc.insecure_channel(f"localhost:{grpc_port}"))
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        results["gRPC"] = percentiles(lambda: stub.Predict(request, 30.0), args.requests, args.warmup)
-    body = json.dumps({"signature_name": signature, "inputs": {name: value.tolist() for name, value in inputs.items()}}).encode()
+        v2_stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        infer = v2_grpc_request(signature, inputs)
+        calls = {
+            "in-process": lambda: signature_fn(**tensors_in),
+            "gRPC": lambda: stub.Predict(predict, 30.0),
+            "REST": stack.enter_context(rest_caller(rest_port, "/v1/models/bench:predict", json_body, {"Content-Type": "application/json"})),
+            "v2 gRPC": lambda: v2_stub.ModelInfer(infer, 30.0),
+            "v2 REST": stack.enter_context(rest_caller(rest_port, "/v2/models/bench/infer", v2_body, v2_headers)),
+        }
+        return interleaved_percentiles(calls, args.requests, args.warmup)
+
+
+def v2_grpc_request(signature: str, inputs) -> pb.ModelInferRequest:
+    """The Open Inference Protocol's ModelInfer with raw tensors, asking for the signature by parameter."""
+    request = pb.ModelInferRequest(model_name="bench")
+    request.parameters["signature_name"].string_param = signature
+    for name, value in inputs.items():
+        request.inputs.add(name=name, datatype=tensors.datatype_of_array(value), shape=value.shape)
+        request.raw_input_contents.append(tensors.to_raw(value))
+    return request
+
+
+def v2_rest_body(signature: str, inputs) -> tuple[bytes, dict[str, str]]:
+    """A v2 REST infer body with the binary tensor data extension (every output asked back as binary data)."""
+    header = json.dumps({
+        "parameters": {"signature_name": signature, "binary_data_output": True},
+        "inputs": [
+            {"name": name, "datatype": tensors.datatype_of_array(value), "shape": list(value.shape),
+             "parameters": {"binary_data_size": len(tensors.to_raw(value))}}
+            for name, value in inputs.items()
+        ],
+    }).encode()
+    body = header + b"".join(tensors.to_raw(value) for value in inputs.values())
+    return body, {"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"}
+
+
+@contextmanager
+def rest_caller(rest_port: int, path: str, body: bytes, headers: dict[str, str]) -> Iterator[Callable[[], None]]:
+    """A call that POSTs ``body`` to ``path`` over one keep-alive connection and reads the answer whole."""
     connection = http.client.HTTPConnection("localhost", rest_port)
 
     def rest_call() -> None:
-        connection.request("POST", "/v1/models/bench:predict", body, {"Content-Type": "application/json"})
+        connection.request("POST", path, body, headers)
         response = connection.getresponse()
         if response.status != 200:
             raise RuntimeError(response.read())
         response.read()
 
-    results["REST"] = percentiles(rest_call, args.requests, args.warmup)
-    connection.close()
-    return results
+    try:
+        yield rest_call
+    finally:
+        connection.close()
 
 
 def rpc_floor(grpc_port: int, args) -> tuple[float, float]:

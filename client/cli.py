@@ -124,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def connect(args: argparse.Namespace) -> ServingClient:
     if args.rest:
-        return ServingClient(args.rest, "rest", timeout=args.timeout, retries=args.retries)
-    return ServingClient(args.server or DEFAULT_GRPC_TARGET, "grpc", timeout=args.timeout, retries=args.retries)
+        return ServingClient(args.rest, "rest", timeout=args.timeout, retries=args.retries, protocol=args.protocol)
+    return ServingClient(
+        args.server or DEFAULT_GRPC_TARGET, "grpc", timeout=args.timeout, retries=args.retries, protocol=args.protocol
+    )
 
 
 def timed(what: str, call: Callable[[], Result]) -> Result:

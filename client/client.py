@@ -33,8 +33,13 @@ from client.retry import RetryPolicy
 from client.signatures import SignatureCache
 from client.tensors import as_input_array
 from client.transport import Transport, split_servers
+from client.v2_grpc_transport import V2GrpcTransport
+from client.v2_messages import unsupported
+from client.v2_rest_transport import V2RestTransport
 
 TRANSPORTS = ("grpc", "rest")
+PROTOCOLS = ("tfserving", "v2")
+"""TensorFlow Serving's API, or the Open Inference Protocol (KServe v2: Triton, KServe, our server's /v2)."""
 METADATA_SIGNATURE = "metadata"
 MODEL_JSON_OUTPUT = "model_json"
 REJECTED = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
@@ -45,6 +50,10 @@ Result = TypeVar("Result")
 
 class ServingClient:
     """A TF Serving client for ``target``: ``host:port`` for gRPC, ``http://host:port`` for REST.
+
+    ``protocol="v2"`` speaks the Open Inference Protocol instead (any Triton or KServe server, or our /v2):
+    predict, metadata and status work as over TF Serving's API for the signature v2 describes
+    (``serving_default``); classify, regress, labels and the model list answer UNIMPLEMENTED.
 
     ``target`` may name several replicas (``"a:8500,b:8500"`` or a list); calls are balanced over them.
     ``timeout`` bounds every call in seconds, retries included; ``retries`` more attempts are made,
@@ -64,9 +73,12 @@ class ServingClient:
         retries: int = 3,
         backoff: float = 0.1,
         refresh: float = 30.0,
+        protocol: str = "tfserving",
     ) -> None:
         if transport not in TRANSPORTS:
             raise invalid_argument(f"transport must be one of {', '.join(TRANSPORTS)}; got {transport!r}")
+        if protocol not in PROTOCOLS:
+            raise invalid_argument(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
         if timeout <= 0 or retries < 0 or backoff < 0 or refresh < 0:
             raise invalid_argument(
                 f"need timeout > 0, retries >= 0, backoff >= 0, refresh >= 0; got {timeout}, {retries}, {backoff}, "
@@ -75,13 +87,10 @@ class ServingClient:
         self.servers = split_servers(target)
         self.target = ",".join(self.servers)
         self.transport = transport
+        self.protocol = protocol
         self.timeout = timeout
         self.retry = RetryPolicy(retries=retries, initial_backoff=backoff)
-        self._transport: Transport = (
-            GrpcTransport(self.servers, max_message_bytes, self.retry)
-            if transport == "grpc"
-            else RestTransport(self.servers)
-        )
+        self._transport = open_transport(transport, protocol, self.servers, max_message_bytes, self.retry)
         self._signatures = SignatureCache(refresh)
         self._closed = False
 
@@ -171,6 +180,8 @@ class ServingClient:
         """One signature (default ``serving_default``), from the metadata this client keeps per model version."""
         ref = model_ref(model, version, label, signature)
         signatures = self._signatures.get(ref) or self.metadata(model, version, label)
+        if ref.signature not in signatures and self.protocol == "v2":
+            raise unsupported(f'signature "{ref.signature}" of model "{model}" (v2 describes only serving_default)')
         if ref.signature not in signatures:
             raise ClientError(
                 "FAILED_PRECONDITION",
@@ -211,6 +222,16 @@ class ServingClient:
         if self._closed:
             raise ClientError("FAILED_PRECONDITION", f"the client of {self.target} is closed")
         return self.retry.call(operation, self.timeout)
+
+
+def open_transport(
+    transport: str, protocol: str, servers: list[str], max_message_bytes: int | None, retry: RetryPolicy
+) -> Transport:
+    """The transport for an API (gRPC or REST) of a protocol (TF Serving's or v2)."""
+    if transport == "grpc":
+        transport_class = GrpcTransport if protocol == "tfserving" else V2GrpcTransport
+        return transport_class(servers, max_message_bytes, retry)
+    return RestTransport(servers) if protocol == "tfserving" else V2RestTransport(servers)
 
 
 def model_ref(model: str, version: int | None, label: str | None, signature: str | None = None) -> ModelRef:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from client.client import ServingClient, model_ref
 from client.errors import InputError
-from client.loadgen_requests import OK, GrpcSender, RestSender, Send, synthetic_inputs
+from client.loadgen_requests import OK, GrpcSender, RestSender, Send, grpc_request, rest_request, synthetic_inputs
 from client.messages import DEFAULT_SIGNATURE, ModelRef, SignatureSpec
 from client.options import connection_options, model_option, version_options
 
@@ -234,7 +234,7 @@ def run_bench(client: ServingClient, args: argparse.Namespace) -> None:
     spec = client.signature(args.model, ref.signature, args.version, args.label)
     inputs = synthetic_inputs(spec, args.batch, args.image_size)
     shapes = ", ".join(f"{alias} {value.dtype}{list(value.shape)}" for alias, value in inputs.items())
-    print(f"bench {args.model}/{ref.signature} over {client.transport} at {client.target}: {shapes}", file=sys.stderr)
+    print(f"bench {args.model}/{ref.signature} over {client.transport} ({client.protocol}) at {client.target}: {shapes}", file=sys.stderr)
     sender = sender_for(client, ref, spec, inputs, args.timeout)
     try:
         report = run_load(sender, load, progress=True)
@@ -251,5 +251,7 @@ def sender_for(
 ) -> GrpcSender | RestSender:
     """The raw sender for the client's transport and replicas, retrying as the client does."""
     if client.transport == "rest":
-        return RestSender(client.servers, ref, inputs, timeout, client.retry)
-    return GrpcSender(client.servers, ref, spec, inputs, timeout, client.retry)
+        path, body, headers = rest_request(client.protocol, ref, inputs)
+        return RestSender(client.servers, path, body, headers, timeout, client.retry)
+    method, payload = grpc_request(client.protocol, ref, spec, inputs)
+    return GrpcSender(client.servers, method, payload, timeout, client.retry)

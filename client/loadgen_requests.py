@@ -2,8 +2,8 @@
 
 Inputs are synthesised from the metadata any TF Serving endpoint returns (dtype and shape): the batch
 dimension becomes ``--batch``, unknown heights and widths of ``[N,H,W,C]`` images an image size, other
-unknown dimensions 1. The request is encoded once (a serialised PredictRequest for gRPC, a JSON body for
-REST) and every send reuses the bytes without parsing the answer, so the client spends as little CPU as
+unknown dimensions 1. The request is encoded once (a serialised PredictRequest or v2 ModelInferRequest for
+gRPC, a JSON body or a v2 binary-data body for REST) and every send reuses the bytes without parsing the answer, so the client spends as little CPU as
 it can: on a machine it shares with the server, the figures then measure the server, not the client.
 """
 
@@ -21,12 +21,17 @@ from tensorflow_serving.apis import predict_pb2
 from client.errors import CODE_BY_HTTP_STATUS, ClientError
 from client.grpc_transport import channel_options, client_error, model_spec, open_channel
 from client.messages import ModelRef, SignatureSpec
-from client.rest_transport import model_path, rest_address
+from client.http_replicas import rest_address
+from client.rest_transport import model_path
 from client.retry import RetryPolicy
 from client.tensors import json_dumps, to_tensor_proto
 from client.transport import RoundRobin, split_servers
+from client.v2_grpc_transport import infer_request
+from client.v2_rest_transport import infer_body
+from client.v2_rest_transport import model_path as v2_model_path
 
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
+INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 IMAGE_CHANNELS = (1, 3, 4)
 OK = "OK"
 NO_RETRIES = RetryPolicy(retries=0)
@@ -63,23 +68,36 @@ def _values(tensor: tf.TensorSpec, shape: list[int], rng: np.random.Generator) -
     return np.zeros(shape, dtype=tensor.dtype.as_numpy_dtype)
 
 
-class GrpcSender:
-    """Sends one serialised PredictRequest over a round-robin channel to the replicas; the answer is not parsed.
+def grpc_request(protocol: str, ref: ModelRef, spec: SignatureSpec, inputs: dict[str, np.ndarray]) -> tuple[str, bytes]:
+    """The gRPC method and serialised request: TF Serving's Predict, or v2's ModelInfer with raw inputs."""
+    if protocol == "v2":
+        return INFER_METHOD, infer_request(ref, inputs, []).SerializeToString()
+    request = predict_pb2.PredictRequest(model_spec=model_spec(ref))
+    for alias, array in inputs.items():
+        request.inputs[alias].CopyFrom(to_tensor_proto(array, spec.inputs[alias]))
+    return PREDICT_METHOD, request.SerializeToString()
 
-    An UNAVAILABLE answer is retried by ``retry`` (on the next ready replica) within the timeout.
+
+def rest_request(protocol: str, ref: ModelRef, inputs: dict[str, np.ndarray]) -> tuple[str, bytes, dict[str, str]]:
+    """The path, body and headers: TF Serving's JSON ``:predict``, or v2's ``/infer`` with binary tensor data."""
+    if protocol == "v2":
+        return (v2_model_path(ref, "/infer"), *infer_body(ref, inputs, []))
+    body = json_dumps({"signature_name": ref.signature, "inputs": {k: v.tolist() for k, v in inputs.items()}})
+    return model_path(ref, ":predict"), body, {"Content-Type": "application/json"}
+
+
+class GrpcSender:
+    """Sends one serialised request to ``method`` over a round-robin channel to the replicas; the answer is not
+    parsed. An UNAVAILABLE answer is retried by ``retry`` (on the next ready replica) within the timeout.
     """
 
     def __init__(
-        self, servers: str | Sequence[str], ref: ModelRef, spec: SignatureSpec, inputs: dict[str, np.ndarray],
-        timeout: float, retry: RetryPolicy = NO_RETRIES,
+        self, servers: str | Sequence[str], method: str, payload: bytes, timeout: float, retry: RetryPolicy = NO_RETRIES,
     ) -> None:
-        request = predict_pb2.PredictRequest(model_spec=model_spec(ref))
-        for alias, array in inputs.items():
-            request.inputs[alias].CopyFrom(to_tensor_proto(array, spec.inputs[alias]))
-        self.payload = request.SerializeToString()
+        self.payload = payload
         self.timeout, self.retry = timeout, retry
         self.channel = open_channel(split_servers(servers), channel_options(None, retry))
-        self.predict = self.channel.unary_unary(PREDICT_METHOD)
+        self.predict = self.channel.unary_unary(method)
 
     def __call__(self) -> str:
         return _status_of(lambda: self.retry.call(self._attempt, self.timeout))
@@ -95,16 +113,15 @@ class GrpcSender:
 
 
 class RestSender:
-    """POSTs one JSON body to ``:predict`` of the replicas in turn, one keep-alive connection per thread and
-    replica; the answer is read, not parsed. Refused or dropped connections and 503s are retried by ``retry``."""
+    """POSTs one body to ``path`` of the replicas in turn, one keep-alive connection per thread and replica; the
+    answer is read, not parsed. Refused or dropped connections and 503s are retried by ``retry``."""
 
     def __init__(
-        self, urls: str | Sequence[str], ref: ModelRef, inputs: dict[str, np.ndarray], timeout: float,
+        self, urls: str | Sequence[str], path: str, body: bytes, headers: dict[str, str], timeout: float,
         retry: RetryPolicy = NO_RETRIES,
     ) -> None:
         self.replicas = RoundRobin([rest_address(url)[1] for url in split_servers(urls)])
-        self.path = model_path(ref, ":predict")
-        self.body = json_dumps({"signature_name": ref.signature, "inputs": {k: v.tolist() for k, v in inputs.items()}})
+        self.path, self.body, self.headers = path, body, headers
         self.timeout, self.retry = timeout, retry
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
@@ -117,7 +134,7 @@ class RestSender:
         netloc = self.replicas.pick()
         connection = self._connection(netloc, seconds)
         try:
-            connection.request("POST", self.path, self.body, {"Content-Type": "application/json"})
+            connection.request("POST", self.path, self.body, self.headers)
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException) as error:

@@ -8,7 +8,7 @@ DEFAULT_GRPC_TARGET = "localhost:8500"
 
 
 def connection_options() -> argparse.ArgumentParser:
-    """--server or --rest, --timeout and --retries: where and how every command reaches the server."""
+    """--server or --rest, --protocol, --timeout and --retries: where and how every command reaches the server."""
     options = argparse.ArgumentParser(add_help=False)
     where = options.add_mutually_exclusive_group()
     where.add_argument(
@@ -19,6 +19,10 @@ def connection_options() -> argparse.ArgumentParser:
     where.add_argument(
         "--rest", metavar="URL[,URL...]",
         help="use the REST API at URL instead, e.g. http://localhost:8501; several replicas are taken in turn",
+    )
+    options.add_argument(
+        "--protocol", choices=("tfserving", "v2"), default="tfserving",
+        help="TensorFlow Serving's API (default) or the Open Inference Protocol, KServe v2 (Triton, KServe, our /v2)",
     )
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included (default 10)")
     options.add_argument(

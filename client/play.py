@@ -149,8 +149,8 @@ def read_contract(client: ServingClient, model: str, contract_file: str | None, 
         if error.code != "UNIMPLEMENTED":
             raise
         raise InputError(
-            "this server's REST API cannot call the contract's no-input 'metadata' signature: pass --contract FILE "
-            f"(write it with: python -m client contract --model {model} > model.json) or play over gRPC"
+            f"cannot read the contract from this server ({error.message}): pass --contract FILE "
+            f"(write it with: python -m client contract --model {model} > model.json over TF Serving's gRPC API)"
         ) from None
 
 

@@ -1,20 +1,16 @@
-"""The REST transport: TensorFlow Serving's ``/v1/models`` API over keep-alive HTTP/1.1 (stdlib only).
+"""The REST transport: TensorFlow Serving's ``/v1/models`` API over keep-alive HTTP/1.1 (client.http_replicas).
 
-Calls go to the replicas in turn (round robin); each thread keeps one connection to each replica. A call
-that cannot reach its replica (refused, or dropped by a server shutting down) may be retried, and the
-retry goes to the next replica. Tensors go out in the columnar ``inputs`` format and
+Tensors go out in the columnar ``inputs`` format and
 come back decoded by the output dtypes of the signature, since JSON itself cannot tell uint8 from
 float or bytes from text.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import numpy as np
 import tensorflow as tf
@@ -33,10 +29,9 @@ from client.messages import (
     statuses_from_proto,
 )
 from client.tensors import from_json_value, json_dumps
-from client.transport import RoundRobin, Served
+from client.http_replicas import HttpReplicas
+from client.transport import Served
 
-STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-"""What a keep-alive connection the server has closed since its last use fails with."""
 MAX_ERROR_CHARS = 300
 
 
@@ -44,16 +39,7 @@ class RestTransport:
     """Calls to the replicas at ``urls`` (``http://host:port`` each; ``host:port`` means http)."""
 
     def __init__(self, urls: Sequence[str]) -> None:
-        replicas = [rest_address(url) for url in urls]
-        schemes = {scheme for scheme, _ in replicas}
-        self._connection_class = http.client.HTTPSConnection if schemes == {"https"} else http.client.HTTPConnection
-        if len(schemes) > 1:
-            raise ClientError("INVALID_ARGUMENT", f"REST servers must all use http or all https; got {list(urls)}")
-        self._replicas = RoundRobin([netloc for _, netloc in replicas])
-        self._scheme = schemes.pop()
-        self._local = threading.local()
-        self._connections: set[http.client.HTTPConnection] = set()
-        self._lock = threading.Lock()
+        self._http = HttpReplicas(urls)
 
     def predict(
         self,
@@ -108,93 +94,19 @@ class RestTransport:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
+        self._http.close()
 
     def _request(self, method: str, path: str, body: Any, timeout: float, key: str | None = None) -> Any:
         """``key`` of the JSON object the next replica answers (all of it without a key); else a ClientError."""
         data = None if body is None else json_dumps(body)
-        replica = self._replicas.pick()
+        answer = self._http.exchange(method, path, data, timeout)
+        if answer.status != 200:
+            raise http_error(answer.status, answer.body)
         try:
-            status, payload = self._exchange(replica, method, path, data, timeout)
-        except ClientError as error:
-            if error.retryable:
-                self._replicas.mark_down(replica)
-            raise
-        if status != 200:
-            if status == 503:
-                self._replicas.mark_down(replica)
-            raise _http_error(status, payload)
-        try:
-            answer = json.loads(payload)
-            return answer if key is None else answer[key]
+            document = json.loads(answer.body)
+            return document if key is None else document[key]
         except (ValueError, KeyError, TypeError):
             raise ClientError("UNKNOWN", f"{method} {path}: the server's answer has no JSON '{key}'") from None
-
-    def _exchange(
-        self, netloc: str, method: str, path: str, data: bytes | None, timeout: float, reopen: bool = True
-    ) -> tuple[int, bytes]:
-        """One request and its answer; a keep-alive connection the server has closed is reopened once."""
-        connection, reused = self._connection(netloc)
-        try:
-            return _send(connection, method, path, data, timeout)
-        except (OSError, http.client.HTTPException) as error:
-            self._forget(netloc, connection)
-            if reused and reopen and isinstance(error, STALE_CONNECTION_ERRORS):
-                return self._exchange(netloc, method, path, data, timeout, reopen=False)
-            raise self._connection_error(netloc, error) from None
-
-    def _connection(self, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection to ``netloc``, and whether it has carried a request before."""
-        connections = self._thread_connections()
-        if netloc in connections:
-            return connections[netloc], True
-        connection = connections[netloc] = self._connection_class(netloc)
-        with self._lock:
-            self._connections.add(connection)
-        return connection, False
-
-    def _thread_connections(self) -> dict[str, http.client.HTTPConnection]:
-        if not hasattr(self._local, "connections"):
-            self._local.connections = {}
-        return self._local.connections
-
-    def _forget(self, netloc: str, connection: http.client.HTTPConnection) -> None:
-        connection.close()
-        self._thread_connections().pop(netloc, None)
-        with self._lock:
-            self._connections.discard(connection)
-
-    def _connection_error(self, netloc: str, error: Exception) -> ClientError:
-        """Timeouts are final; a replica that refused or dropped the connection may be retried (on another)."""
-        url = f"{self._scheme}://{netloc}"
-        if isinstance(error, TimeoutError):
-            return ClientError("DEADLINE_EXCEEDED", f"no answer from {url} within the deadline")
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or type(error).__name__
-        retryable = isinstance(error, (ConnectionRefusedError, *STALE_CONNECTION_ERRORS))
-        return ClientError("UNAVAILABLE", f"cannot reach {url}: {reason}", retryable=retryable)
-
-
-def _send(
-    connection: http.client.HTTPConnection, method: str, path: str, data: bytes | None, timeout: float
-) -> tuple[int, bytes]:
-    connection.timeout = timeout
-    if connection.sock is not None:
-        connection.sock.settimeout(timeout)
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    connection.request(method, path, body=data, headers=headers)
-    response = connection.getresponse()
-    return response.status, response.read()
-
-
-def rest_address(url: str) -> tuple[str, str]:
-    """``http://host:port`` (or ``host:port``) as its scheme and ``host:port``."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ClientError("INVALID_ARGUMENT", f"REST address must look like http://host:port; got {url!r}")
-    return parts.scheme, parts.netloc
 
 
 def no_input_error(ref: ModelRef, error: ClientError) -> ClientError:
@@ -231,7 +143,7 @@ def _statuses(version_statuses: list[Any]) -> list[VersionStatus]:
     return statuses_from_proto(response)
 
 
-def _http_error(status: int, payload: bytes) -> ClientError:
+def http_error(status: int, payload: bytes) -> ClientError:
     """TF Serving's ``{"error": message}``, or the start of any other body (a proxy's HTML page)."""
     text = payload.decode("utf-8", errors="replace")
     try:

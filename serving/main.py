@@ -31,7 +31,9 @@ from serving.monitoring import Metrics
 from serving.options import ServerOptions, server_options
 from serving.rest.api import RestApi
 from serving.rest.http_server import RestServer
+from serving.rest.v2_api import V2RestApi
 from serving.tf_runtime import configure_gpus, configure_threads
+from serving.v2.models import V2Models
 
 log = logging.getLogger("serving")
 GRPC_STOP_GRACE_SECONDS = 5
@@ -155,7 +157,8 @@ def start_rest(
     if options.rest is None:
         return None
     api = RestApi(inference, core, metrics, options.rest_api_timeout_seconds)
-    server = RestServer(api, options.rest, metrics.render, lambda: core.is_ready() and not gate.draining, gate)
+    v2_api = V2RestApi(V2Models(inference, core.is_ready), metrics, options.rest_api_timeout_seconds)
+    server = RestServer(api, options.rest, metrics.render, lambda: core.is_ready() and not gate.draining, gate, v2_api)
     server.start()
     log.info("Exporting HTTP/REST API at:localhost:%d ...", options.rest.port)
     return server

@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from model_factory import export_half_plus, export_tiny_classifier, export_two_inputs  # noqa: E402
-from server_process import ServerHandle, start_in_process, write_config  # noqa: E402
+from server_process import REPO_ROOT, ServerHandle, start_in_process, write_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +53,27 @@ def _monitoring_config(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("monitoring") / "monitoring.config"
     path.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n')
     return str(path)
+
+
+SHIPPED_FOR_V2 = ("fashion_mnist_classifier", "charlstm", "cartpole_dqn")
+
+
+@pytest.fixture(scope="session")
+def shipped_served(tmp_path_factory) -> ServerHandle:
+    """One server with the shipped classifier (uint8 images), char-LSTM (strings) and CartPole DQN policy."""
+    root = os.path.join(REPO_ROOT, "saved_models")
+    config = write_config(
+        str(tmp_path_factory.mktemp("shipped_config") / "models.config"),
+        {name: os.path.join(root, name) for name in SHIPPED_FOR_V2},
+    )
+    handle = start_in_process(f"--model_config_file={config}")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def v2_clients():
+    """The interpreter of the published v2 clients' own environment (tritonclient, kserve)."""
+    from v2_clients import v2_clients_python
+
+    return v2_clients_python()

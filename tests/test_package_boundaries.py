@@ -30,3 +30,12 @@ def test_package_imports_none_of_the_others(package):
         for path in sorted((Path(REPO_ROOT) / package).rglob("*.py"))
     }
     assert {path: found for path, found in offenders.items() if found} == {}
+
+
+def test_the_shared_protocol_package_imports_none_of_them():
+    """inference_protocol is what serving and client both import, so it may import neither (nor the trainer)."""
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): sorted(imported_top_level_packages(path) & set(PACKAGES))
+        for path in sorted((Path(REPO_ROOT) / "inference_protocol").rglob("*.py"))
+    }
+    assert {path: found for path, found in offenders.items() if found} == {}

@@ -12,6 +12,9 @@ from serving.errors import ServingError, truncate_message
 from serving.monitoring import Metrics
 
 Response = TypeVar("Response")
+UNBOUNDED_SECONDS = 365 * 24 * 3600.0
+"""A call without a deadline reports a time remaining of about 10^19 s (gRPC's infinite future); anything past a
+year counts as no deadline, since the run timeout derived from it would overflow TensorFlow's int64 milliseconds."""
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +28,7 @@ def handle_call(
     """Run ``call(deadline)``; any failure becomes a status with a message, never a crash."""
     started = time.perf_counter()
     remaining = context.time_remaining()
-    deadline = None if remaining is None else time.monotonic() + remaining
+    deadline = None if remaining is None or remaining > UNBOUNDED_SECONDS else time.monotonic() + remaining
     try:
         response = call(deadline)
     except ServingError as error:

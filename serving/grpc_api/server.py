@@ -1,4 +1,4 @@
-"""Builds the gRPC server: both services, the optional health service, TLS, and no 4 MB cap."""
+"""Builds the gRPC server: TF Serving's services and the Open Inference Protocol's, optional health, TLS, no 4 MB cap."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_p
 from serving.config.extra_protos import SSLConfig
 from serving.core.inference import Inference
 from serving.core.server_core import ServerCore
+from inference_protocol import grpc_predict_v2_pb2_grpc
+from serving.grpc_api.inference_service import InferenceServicer
 from serving.grpc_api.model_service import ModelServicer
 from serving.grpc_api.prediction_service import PredictionServicer
 from serving.grpc_api.profiler import ProfilerForwarder
 from serving.monitoring import Metrics
+from serving.v2.models import V2Models
 
 MAX_MESSAGE_BYTES = 2**31 - 1
 HEALTH_SERVICE_NAMES = ("ModelService", "PredictionService")
@@ -51,6 +54,9 @@ def build_grpc_server(
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(inference, metrics), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(core, metrics), server)
+    grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+        InferenceServicer(V2Models(inference, core.is_ready), metrics), server
+    )
     if options.enable_health:
         _add_health_service(server)
     if options.profiler_target:

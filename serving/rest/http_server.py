@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,9 +26,10 @@ from aiohttp import http_exceptions, web
 from serving.drain import SHUTTING_DOWN, RequestGate
 from serving.errors import ServingError, invalid_argument
 from serving.rest.api import Reply, RestApi, error_reply
+from serving.rest.compression import decompressed
 from serving.rest.routes import is_api_path, route
+from serving.rest.v2_api import V2RestApi, is_v2_path
 
-MAX_GZIP_BYTES = 100 * 2**20
 NOT_FOUND_PAGE = b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n</BODY></HTML>\n"
 READINESS_PATH = "/readyz"
 LISTEN_BACKLOG = 1024
@@ -75,9 +75,9 @@ class RestServer:
 
     def __init__(
         self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool],
-        gate: RequestGate,
+        gate: RequestGate, v2_api: V2RestApi,
     ) -> None:
-        self._handler = RestHandler(api, options, render_metrics, is_ready)
+        self._handler = RestHandler(api, options, render_metrics, is_ready, v2_api)
         self._options = options
         self._gate = gate
         self._loop = uvloop.new_event_loop()
@@ -110,7 +110,7 @@ class RestServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         """API calls pass the request gate; readiness, metrics and 404s answer even while draining."""
-        if not is_api_path(request.raw_path):
+        if not (is_api_path(request.raw_path) or is_v2_path(request.raw_path)):
             return await self._admitted(request)
         if not self._gate.enter():
             return self._handler.response(503, error_body(SHUTTING_DOWN), JSON)
@@ -133,10 +133,10 @@ class RestServer:
             response = self._handler.response(408, error_body(message), JSON)
             response.force_close()
             return response
-        status, payload, content_type = await self._loop.run_in_executor(
+        answer = await self._loop.run_in_executor(
             self._workers, self._handler.answer, request.method, request.raw_path, request.headers, body
         )
-        return self._handler.response(status, payload, content_type)
+        return self._handler.response(*answer)
 
     def stop(self) -> None:
         """Stop listening, give calls still running STOP_GRACE_SECONDS, then join every thread."""
@@ -154,14 +154,17 @@ class RestHandler:
     """Turns one HTTP request (method, raw path, headers, body) into a status, a body and a content type."""
 
     def __init__(
-        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool]
+        self, api: RestApi, options: RestOptions, render_metrics: Callable[[], str], is_ready: Callable[[], bool],
+        v2_api: V2RestApi,
     ) -> None:
         self._api = api
+        self._v2_api = v2_api
         self._options = options
         self._render_metrics = render_metrics
         self._is_ready = is_ready
 
-    def answer(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, bytes, str]:
+    def answer(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, bytes, str] | tuple[int, bytes, str, dict]:
+        """Status, body and content type, and for the v2 API the response headers it adds."""
         path = raw_path.split("?", 1)[0]
         if method == "OPTIONS":
             return self._preflight(headers)
@@ -171,6 +174,9 @@ class RestHandler:
             return self._reply(error_reply(error))
         if is_api_path(path):
             return self._reply(self._api_reply(method, path, body))
+        if is_v2_path(path):
+            reply = self._v2_api.answer(method, path, headers, body)
+            return reply.status, reply.body, reply.content_type, reply.headers
         if method == "GET" and path == self._options.prometheus_path:
             return 200, self._render_metrics().encode(), "text/plain; version=0.0.4"
         if method == "GET" and path == READINESS_PATH:
@@ -193,8 +199,8 @@ class RestHandler:
     def _reply(reply: Reply) -> tuple[int, bytes, str]:
         return reply.status, reply.body, JSON
 
-    def response(self, status: int, body: bytes, content_type: str) -> web.Response:
-        response = web.Response(status=status, body=body, headers={"Content-Type": content_type})
+    def response(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> web.Response:
+        response = web.Response(status=status, body=body, headers={"Content-Type": content_type, **(headers or {})})
         if self._options.enable_cors:
             response.headers["Access-Control-Allow-Origin"] = "*"
             response.headers["Access-Control-Allow-Methods"] = "POST, GET"
@@ -207,14 +213,7 @@ def error_body(message: str) -> bytes:
 
 
 def decoded_body(body: bytes, content_encoding: str) -> bytes:
-    """The request body, gunzipped (at most 100 MiB) when it says gzip."""
+    """The request body, gunzipped (at most 100 MiB: serving.rest.compression) when it says gzip."""
     if content_encoding.lower() != "gzip" or not body:
         return body
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(body, MAX_GZIP_BYTES + 1)
-    except zlib.error as error:
-        raise invalid_argument(f"Failed to decompress gzip request body: {error}") from None
-    if len(data) > MAX_GZIP_BYTES:
-        raise invalid_argument(f"Decompressed request body exceeds {MAX_GZIP_BYTES} bytes")
-    return data
+    return decompressed(body, "gzip")

@@ -18,7 +18,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, predict
 
 from client import ServingClient
 from client.loadgen import Load, add_bench_command, run_bench, run_load, schedule
-from client.loadgen_requests import GrpcSender, RestSender, input_shape, synthetic_inputs
+from client.loadgen_requests import GrpcSender, RestSender, grpc_request, input_shape, rest_request, synthetic_inputs
 from client.messages import ModelRef, SignatureSpec
 
 SLEEP_S = 0.05
@@ -70,7 +70,7 @@ def fake():
 
 def grpc_sender(target: str, batch: int = 1) -> GrpcSender:
     inputs = synthetic_inputs(FAKE_SIGNATURE, batch, image_size=8)
-    return GrpcSender(target, ModelRef("fake"), FAKE_SIGNATURE, inputs, timeout=5.0)
+    return GrpcSender(target, *grpc_request("tfserving", ModelRef("fake"), FAKE_SIGNATURE, inputs), timeout=5.0)
 
 
 def test_closed_loop_throughput_is_workers_over_latency(fake):
@@ -137,8 +137,8 @@ def test_inputs_are_made_from_the_signature_metadata():
 
 def test_rest_load_on_a_real_model_and_errors_by_http_status(served):
     inputs = synthetic_inputs(SignatureSpec("", {"images": tf.TensorSpec([None, 28, 28, 1], tf.uint8)}, {}), 2, 28)
-    good = RestSender(served.rest_url, ModelRef("mnist"), inputs, timeout=10.0)
-    missing = RestSender(served.rest_url, ModelRef("no_such_model"), inputs, timeout=10.0)
+    good = RestSender(served.rest_url, *rest_request("tfserving", ModelRef("mnist"), inputs), timeout=10.0)
+    missing = RestSender(served.rest_url, *rest_request("tfserving", ModelRef("no_such_model"), inputs), timeout=10.0)
     answered = run_load(good, Load(concurrency=2, duration_s=0.5, batch=2))
     failed = run_load(missing, Load(concurrency=1, duration_s=0.3))
     good.close(), missing.close()
