@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import grpc
 import tensorflow as tf
 
+import tf_startup
 from serving import __version__
 from serving.batching.scheduler import BatchScheduler
 from serving.core.inference import Inference, run_directly
@@ -85,6 +86,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def _exit_at_once(signum: int, _frame: object) -> None:
     log.warning("Second %s: exiting without waiting for calls in flight", signal.Signals(signum).name)
     logging.shutdown()
+    tf_startup.release_stderr()
     os._exit(EXIT_ON_SECOND_SIGNAL)
 
 

@@ -27,6 +27,7 @@ import warnings
 from tf_startup.stderr_filter import StderrFilter, filtered_while
 
 VERBOSE_ENV = "KSLAB_VERBOSE"
+_stderr_filter: StderrFilter | None = None
 OUR_PACKAGES = r"(trainer|serving|client|bench|tf_startup)(\.|$)"
 
 
@@ -78,7 +79,16 @@ def quiet_start(verbose: bool = False) -> None:
     from fd 2 for the whole process (a server prints some only when a model first runs)."""
     if wants_verbose(verbose):
         return
+    global _stderr_filter
     hide_third_party_warnings()
     quiet_native_libraries()
-    StderrFilter().start()
+    _stderr_filter = StderrFilter()
+    _stderr_filter.start()
     import_tensorflow()
+
+
+def release_stderr() -> None:
+    """Forward what the stderr filter still holds and give fd 2 back: for a process about to end through
+    ``os._exit``, which skips the exit handler that would do it (its last lines were lost otherwise)."""
+    if _stderr_filter is not None:
+        _stderr_filter.stop()
