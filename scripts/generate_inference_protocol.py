@@ -4,7 +4,8 @@ Run from anywhere: ``.venv/bin/python scripts/generate_inference_protocol.py``. 
 the checkout's root as the include path, so the stubs import ``inference_protocol.grpc_predict_v2_pb2``
 and the descriptor is named ``inference_protocol/grpc_predict_v2.proto`` (no clash in protobuf's pool with
 a client library that registers the same messages under another file name).
-tests/test_inference_protocol.py regenerates into a temporary folder and compares byte for byte.
+tests/test_inference_protocol.py regenerates into a temporary folder and compares byte for byte, so
+grpcio-tools is pinned to one release in pyproject's test extra: the stubs carry the version that made them.
 """
 
 from __future__ import annotations
