@@ -242,6 +242,7 @@ def run_bench(client: ServingClient, args: argparse.Namespace) -> None:
         sender.close()
     print(report.summary())
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"figures: {args.json}")
 

@@ -61,6 +61,7 @@ class _VideoRecorder:
                     cv2.LINE_AA)
         bgr = np.concatenate([game, band], axis=0)
         if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
             self.writer = cv2.VideoWriter(str(self.path), fourcc, VIDEO_FPS, (bgr.shape[1], bgr.shape[0]))
             if not self.writer.isOpened():

@@ -49,6 +49,7 @@ class VideoSink:
 
     def show(self, picture: np.ndarray) -> None:
         if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fourcc = cv2.VideoWriter_fourcc(*FOURCC_BY_SUFFIX[self.path.suffix.lower()])
             self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (picture.shape[1], picture.shape[0]))
             if not self.writer.isOpened():

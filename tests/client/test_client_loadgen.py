@@ -150,7 +150,7 @@ def test_the_command_prints_and_writes_the_figures(fake, tmp_path, capsys):
     _, target = fake
     parser = argparse.ArgumentParser()
     add_bench_command(parser.add_subparsers())
-    out = tmp_path / "bench.json"
+    out = tmp_path / "runs" / "bench.json"  # a folder that does not exist yet
     args = parser.parse_args(["bench", "--model", "fake", "--server", target, "--concurrency", "2",
                               "--duration", "0.5", "--warmup", "0.2", "--batch", "3", "--json", str(out)])
     with ServingClient(target, "grpc") as client:

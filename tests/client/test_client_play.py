@@ -45,7 +45,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_play_over_grpc_with_batched_envs_and_video(policy_server: ServerHandle, tmp_path: Path, capsys) -> None:
-    video = tmp_path / "cartpole.mp4"
+    video = tmp_path / "runs" / "cartpole.mp4"  # a folder that does not exist yet
     args = parse("--model", MODEL, "--episodes", "3", "--envs", "2", "--seed", "5", "--video", str(video))
     with ServingClient(policy_server.grpc_target, "grpc", timeout=30) as client:
         run_play(client, args)

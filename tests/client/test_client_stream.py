@@ -144,7 +144,7 @@ def test_a_video_streams_to_a_served_model_in_order(served, video, transport):
 
 
 def test_the_command_writes_an_annotated_video_with_the_contract_labels(contract_served, video, tmp_path, capsys):
-    out = tmp_path / "annotated.avi"
+    out = tmp_path / "runs" / "annotated.avi"  # a folder that does not exist yet
     parser = argparse.ArgumentParser()
     add_stream_command(parser.add_subparsers())
     args = parser.parse_args(["stream", "--model", CONTRACT_MODEL, "--source", video, "--out", str(out),
