@@ -8,6 +8,16 @@ from serving.errors import invalid_argument
 
 MAX_DECOMPRESSED_BYTES = 100 * 2**20
 WBITS_BY_ENCODING = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+TF_SERVING_ENCODINGS = ("gzip",)
+V2_ENCODINGS = ("gzip", "deflate")
+
+
+def decoded_body(body: bytes, content_encoding: str, accepted: tuple[str, ...]) -> bytes:
+    """The request body decompressed when its ``Content-Encoding`` is one of ``accepted``, else as it came."""
+    encoding = content_encoding.strip().lower()
+    if encoding not in accepted or not body:
+        return body
+    return decompressed(body, encoding)
 
 
 def decompressed(body: bytes, encoding: str) -> bytes:

@@ -26,7 +26,7 @@ from aiohttp import http_exceptions, web
 from serving.drain import SHUTTING_DOWN, RequestGate
 from serving.errors import ServingError, invalid_argument
 from serving.rest.api import Reply, RestApi, error_reply
-from serving.rest.compression import decompressed
+from serving.rest.compression import TF_SERVING_ENCODINGS, V2_ENCODINGS, decoded_body
 from serving.rest.routes import is_api_path, route
 from serving.rest.v2_api import V2RestApi, is_v2_path
 
@@ -168,13 +168,14 @@ class RestHandler:
         path = raw_path.split("?", 1)[0]
         if method == "OPTIONS":
             return self._preflight(headers)
+        v2 = is_v2_path(path)
         try:
-            body = decoded_body(body, headers.get("Content-Encoding", ""))
+            body = decoded_body(body, headers.get("Content-Encoding", ""), V2_ENCODINGS if v2 else TF_SERVING_ENCODINGS)
         except ServingError as error:
             return self._reply(error_reply(error))
         if is_api_path(path):
             return self._reply(self._api_reply(method, path, body))
-        if is_v2_path(path):
+        if v2:
             reply = self._v2_api.answer(method, path, headers, body)
             return reply.status, reply.body, reply.content_type, reply.headers
         if method == "GET" and path == self._options.prometheus_path:
@@ -210,10 +211,3 @@ class RestHandler:
 
 def error_body(message: str) -> bytes:
     return error_reply(invalid_argument(message)).body
-
-
-def decoded_body(body: bytes, content_encoding: str) -> bytes:
-    """The request body, gunzipped (at most 100 MiB: serving.rest.compression) when it says gzip."""
-    if content_encoding.lower() != "gzip" or not body:
-        return body
-    return decompressed(body, "gzip")

@@ -24,7 +24,6 @@ from serving.rest.v2_messages import (
     HEADER_LENGTH,
     infer_request_from_json,
     infer_response_body,
-    inflated,
     metadata_json,
 )
 from serving.v2.models import EXTENSIONS, SERVER_NAME, SERVER_VERSION, V2Models
@@ -91,7 +90,6 @@ class V2RestApi:
     def _infer(self, name: str, version: str, headers: Mapping[str, str], body: bytes) -> V2Reply:
         started = time.perf_counter()
         try:
-            body = inflated(body, headers.get("Content-Encoding"))
             request, binary_outputs = infer_request_from_json(name, version, body, headers.get(HEADER_LENGTH))
             result = self._models.infer(request, self._deadline())
         except ServingError as error:
