@@ -10,7 +10,6 @@ import orjson
 
 from inference_protocol.tensors import BYTES, to_raw
 from serving.errors import invalid_argument
-from serving.rest.compression import decompressed
 from serving.v2.models import SIGNATURE_PARAMETER, InferRequest, InferResult, ModelMetadata, Tensor
 from serving.v2.tensor_codec import from_raw, from_values
 
@@ -47,14 +46,6 @@ def infer_request_from_json(
         request_id=_text(document.get("id", ""), "id"),
     )
     return request, binary_outputs
-
-
-def inflated(body: bytes, content_encoding: str | None) -> bytes:
-    """A ``Content-Encoding: deflate`` body (zlib, as Triton's clients send it) inflated; gzip bodies arrive
-    already decoded by the HTTP server (as on TF Serving's routes), any other body as it came."""
-    if (content_encoding or "").lower() != "deflate":
-        return body
-    return decompressed(body, "deflate")
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -128,11 +119,19 @@ def _shape(value: object, name: str) -> tuple[int, ...]:
 
 
 def _flat(data: object) -> list:
+    """The leaves of nested lists in order; iterative, since orjson accepts nesting deeper than Python's recursion."""
     if not isinstance(data, list):
         return [data]
     values: list = []
-    for item in data:
-        values.extend(_flat(item) if isinstance(item, list) else (item,))
+    pending = [iter(data)]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, list):
+                pending.append(iter(item))
+                break
+            values.append(item)
+        else:
+            pending.pop()
     return values
 
 

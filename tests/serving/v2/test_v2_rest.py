@@ -256,3 +256,11 @@ def test_compressed_bodies_gzip_and_deflate(shipped_served):
         assert (answer[0], answer[2]) == (plain[0], plain[2]), encoding
     status, _, body = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", b"not zlib", {"Content-Encoding": "deflate"})
     assert status == 400 and "Failed to decompress deflate request body" in json.loads(body)["error"]
+
+
+def test_data_nested_deeper_than_pythons_recursion_answers_400(shipped_served):
+    data = b"[" * 1000 + b"0" + b"]" * 1000
+    body = b'{"inputs": [{"name": "observations", "datatype": "FP32", "shape": [1, 4], "data": ' + data + b"}]}"
+    status, _, answer = call(shipped_served, "POST", "/v2/models/cartpole_dqn/infer", body)
+    assert status == 400, answer
+    assert "has 1 elements but its shape [1, 4] holds 4" in json.loads(answer)["error"]
