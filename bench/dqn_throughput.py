@@ -18,9 +18,13 @@ tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays of
 
 import numpy as np  # noqa: E402
 
+from tqdm import tqdm  # noqa: E402
+
 from trainer.rl.checkpoint import TrainingState  # noqa: E402
-from trainer.rl.dqn import TrainingLoop, build_replay_and_agent, describe_world  # noqa: E402
+from trainer.rl.dqn import build_replay_and_agent  # noqa: E402
 from trainer.rl.dqn_config import DQNConfig  # noqa: E402
+from trainer.rl.dqn_loop import TrainingLoop  # noqa: E402
+from trainer.rl.dqn_world import describe_world  # noqa: E402
 from trainer.rl.envs import make_vector_env  # noqa: E402
 
 
@@ -50,18 +54,19 @@ def gradient_rate(config: DQNConfig, world, updates: int) -> float:
     observations = (rng.integers(0, 255, shape) if world.dtype == np.uint8 else rng.normal(size=shape)).astype(world.dtype)
     actions = rng.integers(len(world.action_meanings), size=config.batch_size).astype(np.int32)
     zeros = np.zeros(config.batch_size, np.float32)
-    agent.train_step(observations, actions, zeros, observations, zeros)  # trace
+    agent.train_step(observations, actions, zeros, zeros, observations)  # trace
     started = time.perf_counter()
     for _ in range(updates):
-        agent.train_step(observations, actions, zeros, observations, zeros)
+        agent.train_step(observations, actions, zeros, zeros, observations)
     return updates / (time.perf_counter() - started)
 
 
 def training_rate(config: DQNConfig, world) -> float:
     replay, agent = build_replay_and_agent(config, world)
     started = time.perf_counter()
-    TrainingLoop(config, world, agent, replay, np.random.default_rng(0), TrainingState(config.env),
-                 config.run_dir / "checkpoints").run()
+    with tqdm(total=config.total_timesteps, disable=True) as progress:
+        TrainingLoop(config, world, agent, replay, np.random.default_rng(0), TrainingState(config.env),
+                     config.run_dir / "checkpoints", lambda name, value, step: None, progress).run()
     return config.total_timesteps / (time.perf_counter() - started)
 
 

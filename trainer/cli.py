@@ -28,7 +28,7 @@ from trainer.rl.carracing_config import (
     RecordConfig,
     TrainConfig,
 )
-from trainer.rl.dqn_config import CARTPOLE_PRESET, DQNConfig
+from trainer.rl.dqn_config import ATARI_PRESET, CARTPOLE_PRESET, DQNConfig
 from trainer.rl.dqn_config import QUICK_PRESET as DQN_QUICK_PRESET
 from trainer.sequence.charlstm_config import QUICK_PRESET as CHARLSTM_QUICK_PRESET
 from trainer.sequence.charlstm_config import CharLSTMConfig
@@ -111,6 +111,8 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 presets={
                     "quick": Preset("a short run of a few minutes", DQN_QUICK_PRESET),
                     "cartpole": Preset("RL Zoo's tuned CartPole-v1 values", CARTPOLE_PRESET),
+                    "atari": Preset("an Atari game in 800k steps (about 2 h on 2 CPU cores): n-step 3, "
+                                    "ε over 250k steps, Adam as Rainbow", ATARI_PRESET),
                 },
                 after_interrupt="run the same command with the same --run-dir to resume from the last checkpoint",
             ),

@@ -1,8 +1,10 @@
 """The Q-networks and the DQN update: Nature CNN or MLP, target network, (Double) DQN targets, Huber loss, Adam.
 
 `td_targets` is the one formula that separates DQN from Double DQN, kept apart so it can be checked
-against a hand-worked example. The update runs as a tf.function traced once per run (fixed dtypes and
-batch shape), so acting and learning never retrace.
+against a hand-worked example; the replay buffer hands it n-step returns with their bootstrap discounts.
+The update runs as a tf.function traced once per run (fixed dtypes and batch shape), so acting and
+learning never retrace. The Nature CNN can compute in bfloat16 (Keras mixed precision: float32 variables,
+float32 Q-values), which this CPU's AMX units run about 1.3x faster; `float32_copy` is what gets exported.
 """
 
 from __future__ import annotations
@@ -13,19 +15,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+FLOAT32 = "float32"
 
-def nature_cnn(input_shape: Sequence[int], num_actions: int) -> keras.Model:
-    """Mnih et al. 2015 on uint8 frames [H, W, stack], scaled to [0, 1] in the graph."""
+
+def nature_cnn(input_shape: Sequence[int], num_actions: int, dtype_policy: str = FLOAT32) -> keras.Model:
+    """Mnih et al. 2015 on uint8 frames [H, W, stack], scaled to [0, 1] in the graph.
+
+    The hidden layers compute under dtype_policy; the Q-values are always float32.
+    """
+    hidden = {"dtype": dtype_policy}
     return keras.Sequential(
         [
             keras.Input(tuple(input_shape), dtype="uint8", name="observations"),
-            keras.layers.Rescaling(1 / 255, name="scale"),
-            keras.layers.Conv2D(32, 8, strides=4, activation="relu"),
-            keras.layers.Conv2D(64, 4, strides=2, activation="relu"),
-            keras.layers.Conv2D(64, 3, strides=1, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(512, activation="relu"),
-            keras.layers.Dense(num_actions, name="q_values"),
+            keras.layers.Rescaling(1 / 255, name="scale", **hidden),
+            keras.layers.Conv2D(32, 8, strides=4, activation="relu", **hidden),
+            keras.layers.Conv2D(64, 4, strides=2, activation="relu", **hidden),
+            keras.layers.Conv2D(64, 3, strides=1, activation="relu", **hidden),
+            keras.layers.Flatten(**hidden),
+            keras.layers.Dense(512, activation="relu", **hidden),
+            keras.layers.Dense(num_actions, name="q_values", dtype=FLOAT32),
         ],
         name="nature_cnn",
     )
@@ -42,35 +50,54 @@ def mlp(input_shape: Sequence[int], num_actions: int, hidden_units: Sequence[int
 
 
 def build_q_network(input_shape: Sequence[int], dtype: np.dtype, num_actions: int,
-                    hidden_units: Sequence[int]) -> keras.Model:
-    """The Nature CNN for uint8 frames, the MLP for float vectors."""
+                    hidden_units: Sequence[int], dtype_policy: str = FLOAT32) -> keras.Model:
+    """The Nature CNN for uint8 frames (under dtype_policy), the float32 MLP for float vectors."""
     if np.dtype(dtype) == np.uint8:
-        return nature_cnn(input_shape, num_actions)
+        return nature_cnn(input_shape, num_actions, dtype_policy)
     return mlp(input_shape, num_actions, hidden_units)
 
 
-def td_targets(rewards: tf.Tensor, terminated: tf.Tensor, next_q_online: tf.Tensor, next_q_target: tf.Tensor,
-               gamma: float, double: bool) -> tf.Tensor:
-    """r + γ (1 - terminated) Q'(s', a*): a* = argmax of the online net (Double DQN) or of the target net."""
+def float32_copy(network: keras.Model) -> keras.Model:
+    """network itself when it computes in float32, else the same architecture in float32 with its weights.
+
+    Mixed-precision layers keep float32 variables, so the copy answers as the trained network would with
+    every product in float32: what the export serves.
+    """
+    if all(layer.dtype_policy.compute_dtype == FLOAT32 for layer in network.layers):
+        return network
+    config = network.get_config()
+    for layer in config["layers"]:
+        if "dtype" in layer["config"] and layer["class_name"] != "InputLayer":
+            layer["config"]["dtype"] = FLOAT32
+    copy = keras.Sequential.from_config(config)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
+def td_targets(returns: tf.Tensor, discounts: tf.Tensor, next_q_online: tf.Tensor | None, next_q_target: tf.Tensor,
+               double: bool) -> tf.Tensor:
+    """G + d · Q'(s', a*): a* = argmax of the online net (Double DQN) or of the target net.
+
+    G is the (n-step) discounted return and d = γ^m for a bootstrap m steps later, 0 after a terminal step.
+    """
     if double:
         best_actions = tf.argmax(next_q_online, axis=1, output_type=tf.int32)
         next_values = tf.gather(next_q_target, best_actions, axis=1, batch_dims=1)
     else:
         next_values = tf.reduce_max(next_q_target, axis=1)
-    return rewards + gamma * (1.0 - tf.cast(terminated, tf.float32)) * next_values
+    return returns + discounts * next_values
 
 
 class DQNAgent:
     """An online Q-network, its target copy and their optimiser; acts ε-greedily and learns from batches."""
 
-    def __init__(self, online: keras.Model, learning_rate: float, gamma: float, double: bool,
+    def __init__(self, online: keras.Model, learning_rate: float, adam_epsilon: float, double: bool,
                  max_grad_norm: float) -> None:
         self.online = online
         self.target = keras.models.clone_model(online)
         self.num_actions = int(online.output_shape[-1])
-        self.gamma = gamma
         self.double = double
-        self.optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=max_grad_norm)
+        self.optimizer = keras.optimizers.Adam(learning_rate, epsilon=adam_epsilon, global_clipnorm=max_grad_norm)
         self.optimizer.build(online.trainable_variables)
         self.huber = keras.losses.Huber()
         self.sync_target()
@@ -84,12 +111,12 @@ class DQNAgent:
         """Copy the online weights into the target network."""
         self.target.set_weights(self.online.get_weights())
 
-    def _train_step(self, observations: tf.Tensor, actions: tf.Tensor, rewards: tf.Tensor,
-                    next_observations: tf.Tensor, terminated: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _train_step(self, observations: tf.Tensor, actions: tf.Tensor, returns: tf.Tensor, discounts: tf.Tensor,
+                    next_observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """One gradient step on the Huber loss of the TD error; returns (loss, mean Q of the taken actions)."""
         next_q_online = self.online(next_observations, training=False) if self.double else None
         next_q_target = self.target(next_observations, training=False)
-        targets = tf.stop_gradient(td_targets(rewards, terminated, next_q_online, next_q_target, self.gamma, self.double))
+        targets = tf.stop_gradient(td_targets(returns, discounts, next_q_online, next_q_target, self.double))
         with tf.GradientTape() as tape:
             q_taken = tf.gather(self.online(observations, training=True), actions, axis=1, batch_dims=1)
             loss = self.huber(targets, q_taken)

@@ -1,4 +1,5 @@
-"""Checkpoints of a DQN run: networks, optimiser, counters, history and RNG, and the replay buffer by flag.
+"""Checkpoints of a DQN run: networks, optimiser, counters, history, RNG, the best evaluation's weights, and the
+replay buffer by flag.
 
 Each file is written to a temporary name beside it and renamed into place, so an interruption leaves
 the previous checkpoint whole. The replay buffer goes to its own file (it can be gigabytes) and carries
@@ -33,8 +34,26 @@ class TrainingState:
     env_id: str
     step: int = 0
     updates: int = 0
+    seconds: float = 0.0
     episodes: list[tuple[int, float]] = field(default_factory=list)
     evaluations: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BestWeights:
+    """The online network's weights at a run's best periodic evaluation."""
+
+    mean_return: float
+    step: int
+    weights: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a checkpoint gives back beyond the weights it loads into the agent."""
+
+    state: TrainingState
+    best: BestWeights | None
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -54,11 +73,14 @@ def _weights(prefix: str, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def save_checkpoint(directory: Path, agent: DQNAgent, state: TrainingState, rng: np.random.Generator,
-                    replay: ReplayBuffer | None) -> None:
+                    replay: ReplayBuffer | None, best: BestWeights | None = None) -> None:
     """Write directory/checkpoint.npz (and directory/replay.npz when replay is given), each atomically."""
     if replay is not None:
         _write_atomically(directory / REPLAY_FILE, {**replay.state_dict(), "step": np.array(state.step)})
+    best_arrays = {} if best is None else {
+        **_weights("best", best.weights), "best_of": np.array(json.dumps([best.step, best.mean_return]))}
     arrays = {
+        **best_arrays,
         **_weights("online", agent.online.get_weights()),
         **_weights("target", agent.target.get_weights()),
         **_weights("optimizer", [variable.numpy() for variable in agent.optimizer.variables]),
@@ -95,7 +117,7 @@ def _restore_agent(path: Path, arrays: dict[str, np.ndarray], agent: DQNAgent) -
 
 
 def load_checkpoint(directory: Path, agent: DQNAgent, rng: np.random.Generator, replay: ReplayBuffer | None,
-                    env_id: str) -> TrainingState | None:
+                    env_id: str) -> Restored | None:
     """Restore agent, rng (and replay, when given and saved at the same step); None without a checkpoint."""
     path = directory / CHECKPOINT_FILE
     if not path.exists():
@@ -112,7 +134,14 @@ def load_checkpoint(directory: Path, agent: DQNAgent, rng: np.random.Generator, 
     rng.bit_generator.state = rng_state
     if replay is not None:
         _restore_replay(directory / REPLAY_FILE, replay, state.step)
-    return state
+    return Restored(state, _best(arrays))
+
+
+def _best(arrays: dict[str, np.ndarray]) -> BestWeights | None:
+    if "best_of" not in arrays:
+        return None
+    step, mean_return = json.loads(str(arrays["best_of"]))
+    return BestWeights(float(mean_return), int(step), _stacked(arrays, "best"))
 
 
 def _restore_replay(path: Path, replay: ReplayBuffer, step: int) -> None:

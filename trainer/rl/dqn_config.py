@@ -1,7 +1,8 @@
 """Flags of `python -m trainer rl dqn`, with CleanRL `dqn_atari.py` / Nature DQN defaults.
 
 Kept apart from the training code so the CLI can build and validate it without loading TensorFlow.
-`CARTPOLE_PRESET` holds RL Zoo's tuned CartPole-v1 values; `QUICK_PRESET` a run of a few minutes.
+`CARTPOLE_PRESET` holds RL Zoo's tuned CartPole-v1 values; `QUICK_PRESET` a run of a few minutes;
+`ATARI_PRESET` an Atari game in 800k steps, about two hours on two CPU cores (docs/dqn.md gives each value's source).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from pathlib import Path
 
 from trainer.config import flag, require
 from trainer.export.layout import validate_model_name
+from trainer.precisions import PRECISIONS
 
 QUICK_PRESET = {
     "total_timesteps": 20_000, "buffer_size": 20_000, "learning_starts": 2_000, "eval_frequency": 10_000,
     "eval_episodes": 3, "checkpoint_frequency": 10_000,
+}
+ATARI_PRESET = {
+    "num_envs": 8, "total_timesteps": 800_000, "buffer_size": 100_000, "learning_starts": 20_000, "n_step": 3,
+    "train_frequency": 2, "target_network_frequency": 2_000, "exploration_fraction": 0.3125, "end_e": 0.01,
+    "learning_rate": 1e-4, "adam_epsilon": 1.5e-4, "eval_frequency": 100_000, "eval_episodes": 10,
+    "checkpoint_frequency": 100_000, "save_replay": True,
 }
 CARTPOLE_PRESET = {
     "env": "CartPole-v1", "total_timesteps": 50_000, "learning_rate": 2.3e-3, "batch_size": 64,
@@ -33,8 +41,10 @@ class DQNConfig:
     num_envs: int = flag(1, "environments stepped together (gymnasium SyncVectorEnv)")
     total_timesteps: int = flag(10_000_000, "environment steps to train for, over all envs (CleanRL: 10M)")
     learning_rate: float = flag(1e-4, "Adam learning rate (CleanRL: 1e-4)")
+    adam_epsilon: float = flag(1e-7, "Adam's epsilon (Keras: 1e-7; Rainbow and Dopamine: 1.5e-4)")
     buffer_size: int = flag(1_000_000, "replay capacity in transitions (Nature, CleanRL: 1M)")
     gamma: float = flag(0.99, "discount factor (Nature: 0.99)")
+    n_step: int = flag(1, "steps of reward before bootstrapping (Nature: 1; Rainbow, Dopamine: 3)")
     target_network_frequency: int = flag(1_000, "environment steps between target-network syncs (CleanRL: 1000)")
     batch_size: int = flag(32, "transitions per gradient step (Nature: 32)")
     start_e: float = flag(1.0, "exploration epsilon at the start")
@@ -45,6 +55,9 @@ class DQNConfig:
     gradient_steps: int = flag(1, "gradient steps per training round (RL Zoo CartPole: 128)")
     double: bool = flag(True, "Double DQN targets (van Hasselt et al.); --no-double for Nature DQN")
     max_grad_norm: float = flag(10.0, "clip gradients to this global norm (SB3: 10)")
+    precision: str = flag("auto", "dtype policy of the Nature CNN: auto = mixed_bfloat16 on a CPU with bfloat16 "
+                          "units, mixed_float16 on a GPU, else float32; the MLP and every export stay float32",
+                          choices=PRECISIONS)
     mlp_units: str = flag("120,84", "hidden layer sizes of the MLP for vector observations (CleanRL dqn.py)")
     noop_max: int = flag(30, "Atari: at most this many no-op actions at episode start (Nature: 30)")
     frame_skip: int = flag(4, "Atari: action repeat, max over the last two frames (Nature: 4)")
@@ -72,12 +85,13 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         """Validate every flag and fill in the derived default model name."""
-        for name in ("num_envs", "total_timesteps", "buffer_size", "target_network_frequency", "batch_size",
+        for name in ("num_envs", "n_step", "total_timesteps", "buffer_size", "target_network_frequency", "batch_size",
                      "train_frequency", "gradient_steps", "frame_skip", "screen_size", "frame_stack",
                      "eval_frequency", "eval_episodes", "checkpoint_frequency"):
             value = getattr(self, name)
             require(value >= 1, f"--{name.replace('_', '-')} must be at least 1, got {value}")
         require(self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}")
+        require(self.adam_epsilon > 0, f"--adam-epsilon must be positive, got {self.adam_epsilon}")
         require(0 < self.gamma <= 1, f"--gamma must lie in (0, 1], got {self.gamma}")
         for name in ("start_e", "end_e", "eval_epsilon", "repeat_action_probability"):
             value = getattr(self, name)

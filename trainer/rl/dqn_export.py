@@ -17,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature, job_model_info
+from trainer.rl.checkpoint import TrainingState
 from trainer.rl.dqn_config import DQNConfig
+from trainer.rl.dqn_world import World
 from trainer.rl.envs import training_reward_wrappers
 from trainer.rl.evaluation import Evaluation
 
@@ -55,10 +57,14 @@ def policy_signature(model: keras.Model, action_meanings: Sequence[str], warmup_
     )
 
 
-def policy_info(config: DQNConfig, command: Sequence[str], env: dict[str, Any], training_env: dict[str, Any],
-                transpose: list[int] | None, action_meanings: Sequence[str], evaluation: Evaluation,
-                env_steps: int) -> ModelInfo:
-    """model.json's facts: the env as data (for play), the training-only wrappers, and the evaluation."""
+def policy_info(config: DQNConfig, command: Sequence[str], world: World, evaluation: Evaluation, env_steps: int,
+                state: TrainingState) -> ModelInfo:
+    """model.json's facts: the env as data (for play), the training-only wrappers and record, and the evaluation.
+
+    env_steps is the step the exported weights come from; the record covers the whole run (its evaluations
+    as [step, mean return], its wall time summed over resumes, its updates).
+    """
+    env, action_meanings = world.eval_spec, world.action_meanings
     setting = "sticky actions p=%g" % config.repeat_action_probability if env["id"].startswith("ALE/") else None
     return job_model_info(
         config,
@@ -68,13 +74,18 @@ def policy_info(config: DQNConfig, command: Sequence[str], env: dict[str, Any], 
         data={
             "env_id": env["id"],
             "env": env,
-            "observation_transpose": transpose,
+            "observation_transpose": world.transpose,
             "training": {
-                "wrappers": training_env["wrappers"],
+                "wrappers": world.train_spec["wrappers"],
                 "vector_wrappers": training_reward_wrappers(config),
                 "num_envs": config.num_envs,
                 "env_steps": env_steps,
                 "replay_capacity": config.buffer_size,
+                "run_steps": state.step,
+                "updates": state.updates,
+                "wall_seconds": round(state.seconds, 1),
+                "steps_per_second": round(state.step / state.seconds, 1) if state.seconds else None,
+                "evaluations": [[step, mean_return] for step, mean_return in state.evaluations],
             },
         },
         metrics={**evaluation.as_metrics(), "env_steps": env_steps, "env_setting": setting},

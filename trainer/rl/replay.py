@@ -8,6 +8,10 @@ gymnasium's next-step autoreset) and how many steps into its episode the observa
 last `stack` frames of its episode, the first frame repeated before the start (FrameStackObservation's
 "reset" padding); the next state is the same read one slot later, so final observations are kept exactly.
 Vector observations (CartPole) are stored as they come, with a stack of one.
+
+Sampling returns n-step transitions: the rewards of the n slots from the sampled one, cut where its episode
+ends (`trainer.rl.n_step`), and the state m ≤ n slots later to bootstrap from. Everything is gathered for
+the whole batch at once with NumPy fancy indexing; no Python loop runs per transition.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.errors import TrainerError
+from trainer.rl.n_step import n_step_returns
 
 MEMINFO = Path("/proc/meminfo")
 MEMORY_HEADROOM = 0.8
@@ -28,13 +33,17 @@ STATE_FIELDS = ("frames", "actions", "rewards", "terminated", "acted", "episode_
 
 @dataclass(frozen=True)
 class Batch:
-    """Sampled transitions, states in the network's layout ([B,H,W,stack] frames or [B,D] vectors)."""
+    """Sampled n-step transitions, states in the network's layout ([B,H,W,stack] frames or [B,D] vectors).
+
+    returns: discounted rewards of the steps taken; discounts: γ^m for the bootstrap from next_observations
+    (the state m steps later), 0 after a terminal step.
+    """
 
     observations: np.ndarray
     actions: np.ndarray
-    rewards: np.ndarray
+    returns: np.ndarray
+    discounts: np.ndarray
     next_observations: np.ndarray
-    terminated: np.ndarray
 
 
 def available_memory_bytes() -> int | None:
@@ -73,9 +82,10 @@ class ReplayBuffer:
     """A circular buffer of num_envs parallel streams of frames; see the module docstring."""
 
     def __init__(self, capacity: int, observation_shape: tuple[int, ...], dtype: np.dtype, num_envs: int,
-                 stacked: bool) -> None:
+                 stacked: bool, n_step: int = 1, gamma: float = 0.99) -> None:
         """observation_shape is one env observation: [stack, H, W] when stacked, else [D]."""
         self.stacked = stacked
+        self.n_step, self.gamma = n_step, gamma
         self.stack = observation_shape[0] if stacked else 1
         frame_shape = tuple(observation_shape[1:] if stacked else observation_shape)
         check_memory(replay_bytes(capacity, num_envs, frame_shape, dtype), capacity)
@@ -113,10 +123,20 @@ class ReplayBuffer:
         self.position = (slot + 1) % self.slots
         self.full = self.full or self.position == 0
 
+    def interrupt_streams(self) -> None:
+        """End every stream at its last written slot, as a resumed run's envs start new episodes.
+
+        That slot's successor was never stored: it becomes a final observation (bootstrapped from, never
+        sampled), and the next write starts an episode.
+        """
+        if len(self):
+            self.acted[(self.position - 1) % self.slots] = False
+            self._next_episode_step[:] = 0
+
     def valid_starts(self) -> np.ndarray:
         """Flat (slot * num_envs + env) indices of transitions whose state and next state are both intact."""
         usable = self.acted.copy()
-        usable[(self.position - 1) % self.slots] = False  # its next observation is not stored yet
+        usable[(self.position - 1 - np.arange(self.n_step)) % self.slots] = False  # their n-step window is not stored yet
         if self.full:
             oldest = (self.position + np.arange(self.stack - 1)) % self.slots
             usable[oldest] = False  # their earlier frames were overwritten
@@ -125,18 +145,22 @@ class ReplayBuffer:
         return np.flatnonzero(usable)
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        """batch_size transitions drawn uniformly with replacement."""
+        """batch_size n-step transitions drawn uniformly with replacement."""
         starts = self.valid_starts()
         if len(starts) == 0:
             raise ValueError("the replay buffer holds no complete transition yet")
         chosen = rng.choice(starts, size=batch_size)
         slots, envs = np.divmod(chosen, self.num_envs)
+        window = (slots[:, None] + np.arange(self.n_step + 1)) % self.slots
+        columns = envs[:, None]
+        steps = n_step_returns(self.rewards[window[:, :-1], columns], self.terminated[window[:, :-1], columns],
+                               self.acted[window[:, 1:], columns], self.gamma)
         return Batch(
             observations=self.states(slots, envs),
             actions=self.actions[slots, envs],
-            rewards=self.rewards[slots, envs],
-            next_observations=self.states((slots + 1) % self.slots, envs),
-            terminated=self.terminated[slots, envs],
+            returns=steps.returns,
+            discounts=steps.discounts,
+            next_observations=self.states((slots + steps.steps) % self.slots, envs),
         )
 
     def states(self, slots: np.ndarray, envs: np.ndarray) -> np.ndarray:

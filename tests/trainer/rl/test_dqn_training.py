@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from trainer.errors import TrainerError
-from trainer.rl import dqn
+from trainer.rl import dqn, dqn_loop
 from trainer.rl.checkpoint import CHECKPOINT_FILE
 from trainer.rl.dqn import train_dqn
 from trainer.rl.dqn_config import DQNConfig
@@ -58,7 +58,7 @@ def test_atari_run_exports_uint8_frame_stacks(tmp_path: Path) -> None:
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch) -> None:
     saves = []
-    real_save = dqn.save_checkpoint
+    real_save = dqn_loop.save_checkpoint
 
     def save_then_interrupt(*args, **kwargs) -> None:
         real_save(*args, **kwargs)
@@ -66,10 +66,10 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
         if len(saves) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(dqn, "save_checkpoint", save_then_interrupt)
+    monkeypatch.setattr(dqn_loop, "save_checkpoint", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         train_dqn(tiny_config(tmp_path, save_replay=True))
-    monkeypatch.setattr(dqn, "save_checkpoint", real_save)
+    monkeypatch.setattr(dqn_loop, "save_checkpoint", real_save)
     result = train_dqn(tiny_config(tmp_path, save_replay=True))
     assert saves == [100, 200]
     assert (result.start_step, result.final_step) == (200, 300)
@@ -113,7 +113,7 @@ def test_plain_dqn_by_flag_trains_and_is_recorded(tmp_path: Path) -> None:
 
 
 def test_learning_curve_ends_at_the_final_evaluation_and_marks_re_evaluated_best_weights(tmp_path, monkeypatch):
-    real_evaluate, scripted, drawn = dqn._evaluate, iter(range(100, 0, -10)), {}
+    real_evaluate, scripted, drawn = dqn.evaluate_greedy, iter(range(100, 0, -10)), {}
 
     def falling_returns(*args, **kwargs):  # each evaluation worse than the one before: the first stays the best
         evaluation = real_evaluate(*args, **kwargs)
@@ -122,7 +122,8 @@ def test_learning_curve_ends_at_the_final_evaluation_and_marks_re_evaluated_best
     def capture(path, episodes, evaluations, title, exported):
         drawn.update(evaluations=list(evaluations), exported=exported)
 
-    monkeypatch.setattr(dqn, "_evaluate", falling_returns)
+    monkeypatch.setattr(dqn, "evaluate_greedy", falling_returns)
+    monkeypatch.setattr(dqn_loop, "evaluate_greedy", falling_returns)
     monkeypatch.setattr(dqn, "write_learning_curve", capture)
     result = train_dqn(tiny_config(tmp_path, eval_frequency=100))
     periodic = drawn["evaluations"][:-1]

@@ -87,8 +87,8 @@ def test_sampling_shapes_and_dtypes() -> None:
     fill(buffer, 40, num_envs=1)
     batch = buffer.sample(32, np.random.default_rng(1))
     assert batch.observations.shape == batch.next_observations.shape == (32, 2, 2, STACK)
-    assert batch.actions.shape == batch.rewards.shape == batch.terminated.shape == (32,)
-    assert batch.observations.dtype == np.uint8 and batch.terminated.dtype == bool
+    assert batch.actions.shape == batch.returns.shape == batch.discounts.shape == (32,)
+    assert batch.observations.dtype == np.uint8 and batch.discounts.dtype == np.float32
 
 
 def test_vector_observations_are_stored_as_they_come() -> None:
