@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from trainer.errors import TrainerError
 from trainer.rl import dqn, dqn_loop
-from trainer.rl.checkpoint import CHECKPOINT_FILE
+from trainer.rl.agent import nature_cnn
+from trainer.rl.checkpoint import CHECKPOINT_FILE, REPLAY_FILE
 from trainer.rl.dqn import train_dqn
 from trainer.rl.dqn_config import DQNConfig
 
@@ -56,9 +57,27 @@ def test_atari_run_exports_uint8_frame_stacks(tmp_path: Path) -> None:
     assert contract["action_meanings"][:2] == ["NOOP", "FIRE"]
 
 
-def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch) -> None:
-    saves = []
-    real_save = dqn_loop.save_checkpoint
+def test_a_bfloat16_network_exports_float32_answers_of_its_trained_weights(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, env="ALE/Pong-v5", total_timesteps=200, buffer_size=300, learning_starts=100,
+                         batch_size=8, eval_episodes=1, max_episode_steps=200, precision="mixed_bfloat16")
+    result = train_dqn(config)
+    assert result.export.model_json["config"]["precision"] == "mixed_bfloat16"
+    with np.load(result.run_dir / "checkpoints" / CHECKPOINT_FILE) as checkpoint:
+        trained = [checkpoint[f"online/{index}"] for index in range(10)]
+    observations = np.random.default_rng(0).integers(0, 256, (16, 84, 84, 4), dtype=np.uint8)
+    exported = tf.saved_model.load(str(result.export.path)).signatures["serving_default"]
+    answers = exported(observations=tf.constant(observations))["q_values"]
+    float32_network, bfloat16_network = nature_cnn((84, 84, 4), 6), nature_cnn((84, 84, 4), 6, "mixed_bfloat16")
+    for network in (float32_network, bfloat16_network):
+        network.set_weights(trained)
+    assert answers.dtype == tf.float32
+    np.testing.assert_allclose(answers.numpy(), float32_network(observations).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(answers.numpy(), bfloat16_network(observations).numpy(), rtol=0.05, atol=0.02)
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint_with_its_replay(tmp_path: Path, monkeypatch) -> None:
+    saves, resumed = [], {}
+    real_save, real_run = dqn_loop.save_checkpoint, dqn_loop.TrainingLoop.run
 
     def save_then_interrupt(*args, **kwargs) -> None:
         real_save(*args, **kwargs)
@@ -70,9 +89,22 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
     with pytest.raises(KeyboardInterrupt):
         train_dqn(tiny_config(tmp_path, save_replay=True))
     monkeypatch.setattr(dqn_loop, "save_checkpoint", real_save)
+    with np.load(tmp_path / "run" / "checkpoints" / REPLAY_FILE) as saved:
+        saved_replay = {name: saved[name] for name in ("frames", "actions", "rewards", "counters")}
+
+    def record_then_run(loop: dqn_loop.TrainingLoop) -> None:
+        arrays = {name: array.copy() for name, array in loop.replay.state_dict().items()}
+        resumed.update(step=loop.state.step, updates=loop.state.updates, **arrays)
+        real_run(loop)
+
+    monkeypatch.setattr(dqn_loop.TrainingLoop, "run", record_then_run)
     result = train_dqn(tiny_config(tmp_path, save_replay=True))
     assert saves == [100, 200]
     assert (result.start_step, result.final_step) == (200, 300)
+    assert resumed["step"] == 200 and resumed["updates"] > 0
+    assert saved_replay["counters"][0] == 200 % 500 and len(np.unique(saved_replay["frames"])) > 100
+    for name, array in saved_replay.items():
+        np.testing.assert_array_equal(resumed[name], array, err_msg=name)
     assert result.export.version == 1  # the interrupted run exported nothing
 
 
