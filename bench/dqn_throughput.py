@@ -1,13 +1,17 @@
-"""DQN training throughput as ratios, measured in one run: environment steps per second while training,
-against pure environment stepping (random actions, no network) and pure gradient steps (random batches).
+"""DQN training throughput next to its ceilings, measured in one run: environment steps per second while
+training, against pure environment stepping (random actions, no network; gymnasium's vector env, which
+training uses, and ale-py's C++ vector env) and pure gradient steps (random batches), whose rate times the
+train frequency is the ceiling of the update alone.
 
-    python bench/dqn_throughput.py --env ALE/Pong-v5 --steps 5000
-    python bench/dqn_throughput.py --env CartPole-v1 --steps 5000
+    python bench/dqn_throughput.py --env ALE/Pong-v5 --steps 6000
+    python bench/dqn_throughput.py --env ALE/Pong-v5 --steps 6000 --num-envs 1 --precision float32 --n-step 1
+    python bench/dqn_throughput.py --env CartPole-v1 --steps 6000 --num-envs 1
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -17,27 +21,32 @@ import tf_startup
 tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays off screen
 
 import numpy as np  # noqa: E402
-
 from tqdm import tqdm  # noqa: E402
 
 from trainer.rl.checkpoint import TrainingState  # noqa: E402
 from trainer.rl.dqn import build_replay_and_agent  # noqa: E402
 from trainer.rl.dqn_config import DQNConfig  # noqa: E402
 from trainer.rl.dqn_loop import TrainingLoop  # noqa: E402
-from trainer.rl.dqn_world import describe_world  # noqa: E402
-from trainer.rl.envs import make_vector_env  # noqa: E402
+from trainer.rl.dqn_world import World, describe_world  # noqa: E402
+from trainer.rl.envs import is_atari, make_vector_env  # noqa: E402
+from trainer.precisions import PRECISIONS  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="ALE/Pong-v5", help="gymnasium env id")
-    parser.add_argument("--steps", type=int, default=5000, help="environment steps per measurement")
-    parser.add_argument("--num-envs", type=int, default=1, help="vector envs")
+    parser.add_argument("--steps", type=int, default=6000, help="environment steps per measurement (the first "
+                        "1000 fill the replay buffer; training is timed after them)")
+    parser.add_argument("--num-envs", type=int, default=8, help="vector envs")
+    parser.add_argument("--train-frequency", type=int, default=4, help="env steps per gradient step (Nature: 4)")
+    parser.add_argument("--n-step", type=int, default=3, help="n-step returns")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="dtype policy of the Nature CNN")
     parser.add_argument("--updates", type=int, default=300, help="gradient steps timed on their own")
     return parser.parse_args()
 
 
-def env_rate(config: DQNConfig, world, steps: int) -> float:
+def env_rate(config: DQNConfig, world: World, steps: int) -> float:
+    """Random-action steps/s of the vector env training uses."""
     envs = make_vector_env(world.train_spec, config.num_envs, config.clip_rewards)
     envs.reset(seed=0)
     started = time.perf_counter()
@@ -47,7 +56,24 @@ def env_rate(config: DQNConfig, world, steps: int) -> float:
     return steps / (time.perf_counter() - started)
 
 
-def gradient_rate(config: DQNConfig, world, updates: int) -> float:
+def ale_vector_rate(config: DQNConfig, steps: int) -> float:
+    """Random-action steps/s of ale-py's C++ AtariVectorEnv with the same preprocessing, on all cores."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    game = config.env.removeprefix("ALE/").split("-")[0].lower()
+    envs = AtariVectorEnv(game, config.num_envs, repeat_action_probability=config.repeat_action_probability,
+                          noop_max=config.noop_max, frameskip=config.frame_skip, stack_num=config.frame_stack)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    for _ in range(steps // config.num_envs):
+        envs.step(rng.integers(envs.single_action_space.n, size=config.num_envs))
+    envs.close()
+    return steps / (time.perf_counter() - started)
+
+
+def gradient_rate(config: DQNConfig, world: World, updates: int) -> float:
+    """Compiled updates/s on one fixed random batch: the ceiling of learning alone."""
     _, agent = build_replay_and_agent(config, world)
     rng = np.random.default_rng(0)
     shape = (config.batch_size, *world.input_shape)
@@ -61,13 +87,17 @@ def gradient_rate(config: DQNConfig, world, updates: int) -> float:
     return updates / (time.perf_counter() - started)
 
 
-def training_rate(config: DQNConfig, world) -> float:
+def training_rate(config: DQNConfig, world: World) -> float:
+    """Env steps/s of the training loop once learning has started (the replay fill is not timed)."""
     replay, agent = build_replay_and_agent(config, world)
-    started = time.perf_counter()
-    with tqdm(total=config.total_timesteps, disable=True) as progress:
-        TrainingLoop(config, world, agent, replay, np.random.default_rng(0), TrainingState(config.env),
-                     config.run_dir / "checkpoints", lambda name, value, step: None, progress).run()
-    return config.total_timesteps / (time.perf_counter() - started)
+    state, rng = TrainingState(config.env), np.random.default_rng(0)
+    filling = dataclasses.replace(config, total_timesteps=config.learning_starts)
+    with tqdm(disable=True) as progress:
+        for phase in (filling, config):
+            started, start_step = time.perf_counter(), state.step
+            TrainingLoop(phase, world, agent, replay, rng, state, config.run_dir / "checkpoints",
+                         lambda name, value, step: None, progress).run()
+    return (state.step - start_step) / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -75,20 +105,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         config = DQNConfig(env=args.env, num_envs=args.num_envs, total_timesteps=args.steps, buffer_size=args.steps,
                            learning_starts=min(1000, args.steps // 4), start_e=0.05, eval_frequency=10**9,
-                           checkpoint_frequency=10**9, run_dir=Path(root))
+                           checkpoint_frequency=10**9, run_dir=Path(root), train_frequency=args.train_frequency,
+                           n_step=args.n_step, precision=args.precision)
         world = describe_world(config)
         env_steps = env_rate(config, world, args.steps)
+        ale_steps = ale_vector_rate(config, args.steps) if is_atari(args.env) else None
         updates = gradient_rate(config, world, args.updates)
         training = training_rate(config, world)
-    bound = 1 / (1 / env_steps + 1 / (updates * config.train_frequency))
-    print(f"\n{args.env}, {args.num_envs} env(s), one update of batch {config.batch_size} every {config.train_frequency} steps")
-    print("| measure | per second | ratio to training |")
-    print("|---|---|---|")
-    print(f"| training (env steps) | {training:.0f} | 1.00 |")
-    print(f"| pure env stepping | {env_steps:.0f} | {env_steps / training:.2f} |")
-    print(f"| pure gradient steps | {updates:.1f} (= {updates * config.train_frequency:.0f} env steps) | "
-          f"{updates * config.train_frequency / training:.2f} |")
-    print(f"| serial bound (env + updates, no acting) | {bound:.0f} | {bound / training:.2f} |")
+    ceiling = updates * config.train_frequency
+    bound = 1 / (1 / env_steps + 1 / ceiling)
+    print(f"\n{args.env}, {args.num_envs} env(s), one update of batch {config.batch_size} every "
+          f"{config.train_frequency} steps, n-step {config.n_step}, precision {args.precision}")
+    print("| measure | env steps per second | ratio to training |")
+    print("|---|---:|---:|")
+    print(f"| training | {training:.0f} | 1.00 |")
+    print(f"| ceiling of the update alone ({updates:.1f} updates/s × {config.train_frequency}) | {ceiling:.0f} | "
+          f"{ceiling / training:.2f} |")
+    print(f"| pure env stepping, gymnasium vector env (training uses it) | {env_steps:.0f} | {env_steps / training:.2f} |")
+    if ale_steps is not None:
+        print(f"| pure env stepping, ale-py AtariVectorEnv | {ale_steps:.0f} | {ale_steps / training:.2f} |")
+    print(f"| serial bound (env + updates, nothing overlapped, no acting) | {bound:.0f} | {bound / training:.2f} |")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,16 @@ def test_quick_preset_fills_unset_flags_and_explicit_flags_win():
     assert config.model_name == "fashion_mnist_classifier"
 
 
+def test_atari_preset_sets_the_recipe_and_its_exploration_lasts_250k_steps():
+    from trainer.rl.dqn_config import ATARI_PRESET, DQNConfig
+
+    args = build_parser().parse_args(["rl", "dqn", "--atari", "--env", "ALE/Breakout-v5", "--num-envs", "4"])
+    config = config_from_args(DQNConfig, args, ATARI_PRESET)
+    assert (config.n_step, config.adam_epsilon, config.train_frequency) == (3, 1.5e-4, 2)
+    assert config.num_envs == 4 and config.model_name == "breakout_dqn"
+    assert config.exploration_fraction * config.total_timesteps == 250_000
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
