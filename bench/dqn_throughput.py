@@ -23,13 +23,13 @@ tf_startup.quiet_start()  # before TensorFlow loads: its start-up noise stays of
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from trainer.precisions import PRECISIONS  # noqa: E402
 from trainer.rl.checkpoint import TrainingState  # noqa: E402
 from trainer.rl.dqn import build_replay_and_agent  # noqa: E402
 from trainer.rl.dqn_config import DQNConfig  # noqa: E402
 from trainer.rl.dqn_loop import TrainingLoop  # noqa: E402
 from trainer.rl.dqn_world import World, describe_world  # noqa: E402
 from trainer.rl.envs import is_atari, make_vector_env  # noqa: E402
-from trainer.precisions import PRECISIONS  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -133,11 +133,11 @@ def train_dqn(config: DQNConfig, command: Sequence[str] = ()) -> DQNResult:
     start_step = state.step
     if start_step:
         print(f"resumed from step {start_step} ({state.updates} updates, {len(state.episodes)} episodes)")
-    with tensorboard_log(run_dir / "tensorboard") as log, \
-            tqdm(total=config.total_timesteps, initial=start_step, unit="step", dynamic_ncols=True) as progress:
-        loop = TrainingLoop(config, world, agent, replay, rng, state, checkpoints, log, progress,
-                            best=restored.best if restored else None)
-        loop.run()
+    with tensorboard_log(run_dir / "tensorboard") as log:
+        with tqdm(total=config.total_timesteps, initial=start_step, unit="step", dynamic_ncols=True) as progress:
+            loop = TrainingLoop(config, world, agent, replay, rng, state, checkpoints, log, progress,
+                                best=restored.best if restored else None)
+            loop.run()
         chosen = choose_weights(agent, loop.best, world, config, state.step, log)
     state.evaluations.append((state.step, chosen.final_return))
     export = export_policy(chosen, world, state, config, command, run_dir)

@@ -10,7 +10,6 @@ the axes that turn one env observation into one network input, so a client rebui
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import numpy as np

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from trainer.rl.agent import td_targets
-from trainer.rl.dqn_loop import crossings, epsilon_at
 from trainer.rl.dqn_config import DQNConfig
+from trainer.rl.dqn_loop import crossings, epsilon_at
 
 RETURNS = tf.constant([1.0, 0.0, -1.0])
 DISCOUNTS = tf.constant([0.9, 0.81, 0.0])  # one step, two steps (n-step), terminal
