@@ -111,7 +111,7 @@ FAMILIES: Mapping[str, tuple[str, Mapping[str, Job]]] = {
                 presets={
                     "quick": Preset("a short run of a few minutes", DQN_QUICK_PRESET),
                     "cartpole": Preset("RL Zoo's tuned CartPole-v1 values", CARTPOLE_PRESET),
-                    "atari": Preset("an Atari game in 800k steps (about 2 h on 2 CPU cores): n-step 3, "
+                    "atari": Preset("an Atari game in 700k steps (about 2 h on 2 CPU cores): n-step 3, "
                                     "ε over 250k steps, Adam as Rainbow", ATARI_PRESET),
                 },
                 after_interrupt="run the same command with the same --run-dir to resume from the last checkpoint",

@@ -50,7 +50,7 @@ def test_atari_preset_sets_the_recipe_and_its_exploration_lasts_250k_steps():
     config = config_from_args(DQNConfig, args, ATARI_PRESET)
     assert (config.n_step, config.adam_epsilon, config.train_frequency) == (3, 1.5e-4, 2)
     assert config.num_envs == 4 and config.model_name == "breakout_dqn"
-    assert config.exploration_fraction * config.total_timesteps == 250_000
+    assert config.exploration_fraction * config.total_timesteps == pytest.approx(250_000)
 
 
 @pytest.mark.parametrize(

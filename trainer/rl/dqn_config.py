@@ -2,7 +2,7 @@
 
 Kept apart from the training code so the CLI can build and validate it without loading TensorFlow.
 `CARTPOLE_PRESET` holds RL Zoo's tuned CartPole-v1 values; `QUICK_PRESET` a run of a few minutes;
-`ATARI_PRESET` an Atari game in 800k steps, about two hours on two CPU cores (docs/dqn.md gives each value's source).
+`ATARI_PRESET` an Atari game in 700k steps, about two hours on two CPU cores (docs/training.md gives each value's source).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ QUICK_PRESET = {
     "eval_episodes": 3, "checkpoint_frequency": 10_000,
 }
 ATARI_PRESET = {
-    "num_envs": 8, "total_timesteps": 800_000, "buffer_size": 100_000, "learning_starts": 20_000, "n_step": 3,
-    "train_frequency": 2, "target_network_frequency": 2_000, "exploration_fraction": 0.3125, "end_e": 0.01,
+    "num_envs": 8, "total_timesteps": 700_000, "buffer_size": 100_000, "learning_starts": 20_000, "n_step": 3,
+    "train_frequency": 2, "target_network_frequency": 2_000, "exploration_fraction": 250_000 / 700_000, "end_e": 0.01,
     "learning_rate": 1e-4, "adam_epsilon": 1.5e-4, "eval_frequency": 100_000, "eval_episodes": 10,
     "checkpoint_frequency": 100_000, "save_replay": True,
 }
