@@ -86,11 +86,16 @@ def tensorboard_log(directory: Path) -> Iterator[ScalarLog]:
 
 def choose_weights(agent: DQNAgent, best: BestWeights | None, world: World, config: DQNConfig,
                    step: int, log: ScalarLog) -> ChosenWeights:
-    """The final weights, or the best periodic evaluation's when they beat them (--export-best), in float32."""
+    """The final weights, or an earlier periodic evaluation's when it beat them (--export-best), in float32.
+
+    Periodic evaluations run the training network (bfloat16 where it computes so), this one its float32 copy:
+    the same weights can score a little differently, so only earlier weights can win.
+    """
     final = float32_copy(agent.online)
     evaluation = evaluate_greedy(final, world, config, record=config.video)
     log("eval/mean_return", evaluation.mean_return, step)
-    if not (config.export_best and best is not None and best.mean_return > evaluation.mean_return):
+    better = best is not None and best.step != step and best.mean_return > evaluation.mean_return
+    if not (config.export_best and better):
         return ChosenWeights(final, evaluation, step, evaluation.mean_return)
     print(f"final evaluation {evaluation.mean_return:.2f} is below step {best.step}'s {best.mean_return:.2f}: "
           "exporting those weights (--no-export-best keeps the last ones)")
