@@ -4,7 +4,7 @@
 against a hand-worked example; the replay buffer hands it n-step returns with their bootstrap discounts.
 The update runs as a tf.function traced once per run (fixed dtypes and batch shape), so acting and
 learning never retrace. The Nature CNN can compute in bfloat16 (Keras mixed precision: float32 variables,
-float32 Q-values), which this CPU's AMX units run about 1.3x faster; `float32_copy` is what gets exported.
+float32 Q-values), which this CPU's AMX units run about 1.3x faster; a float32 twin is what gets exported.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-FLOAT32 = "float32"
+from trainer.precisions import FLOAT32_POLICY
 
 
-def nature_cnn(input_shape: Sequence[int], num_actions: int, dtype_policy: str = FLOAT32) -> keras.Model:
+def nature_cnn(input_shape: Sequence[int], num_actions: int, dtype_policy: str = FLOAT32_POLICY) -> keras.Model:
     """Mnih et al. 2015 on uint8 frames [H, W, stack], scaled to [0, 1] in the graph.
 
     The hidden layers compute under dtype_policy; the Q-values are always float32.
@@ -33,7 +33,7 @@ def nature_cnn(input_shape: Sequence[int], num_actions: int, dtype_policy: str =
             keras.layers.Conv2D(64, 3, strides=1, activation="relu", **hidden),
             keras.layers.Flatten(**hidden),
             keras.layers.Dense(512, activation="relu", **hidden),
-            keras.layers.Dense(num_actions, name="q_values", dtype=FLOAT32),
+            keras.layers.Dense(num_actions, name="q_values", dtype=FLOAT32_POLICY),
         ],
         name="nature_cnn",
     )
@@ -50,28 +50,11 @@ def mlp(input_shape: Sequence[int], num_actions: int, hidden_units: Sequence[int
 
 
 def build_q_network(input_shape: Sequence[int], dtype: np.dtype, num_actions: int,
-                    hidden_units: Sequence[int], dtype_policy: str = FLOAT32) -> keras.Model:
+                    hidden_units: Sequence[int], dtype_policy: str = FLOAT32_POLICY) -> keras.Model:
     """The Nature CNN for uint8 frames (under dtype_policy), the float32 MLP for float vectors."""
     if np.dtype(dtype) == np.uint8:
         return nature_cnn(input_shape, num_actions, dtype_policy)
     return mlp(input_shape, num_actions, hidden_units)
-
-
-def float32_copy(network: keras.Model) -> keras.Model:
-    """network itself when it computes in float32, else the same architecture in float32 with its weights.
-
-    Mixed-precision layers keep float32 variables, so the copy answers as the trained network would with
-    every product in float32: what the export serves.
-    """
-    if all(layer.dtype_policy.compute_dtype == FLOAT32 for layer in network.layers):
-        return network
-    config = network.get_config()
-    for layer in config["layers"]:
-        if "dtype" in layer["config"] and layer["class_name"] != "InputLayer":
-            layer["config"]["dtype"] = FLOAT32
-    copy = keras.Sequential.from_config(config)
-    copy.set_weights(network.get_weights())
-    return copy
 
 
 def td_targets(returns: tf.Tensor, discounts: tf.Tensor, next_q_online: tf.Tensor | None, next_q_target: tf.Tensor,

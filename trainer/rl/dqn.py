@@ -22,7 +22,8 @@ from tqdm import tqdm
 from trainer.distribute import dtype_policy
 from trainer.export.contract import export_saved_model
 from trainer.export.spec import ExportResult
-from trainer.rl.agent import DQNAgent, build_q_network, float32_copy
+from trainer.precisions import FLOAT32_POLICY
+from trainer.rl.agent import DQNAgent, build_q_network
 from trainer.rl.checkpoint import BestWeights, TrainingState, load_checkpoint
 from trainer.rl.dqn_config import DQNConfig
 from trainer.rl.dqn_export import FAMILY, policy_info, policy_signature
@@ -59,12 +60,29 @@ class ChosenWeights:
     final_return: float
 
 
+def q_network(config: DQNConfig, world: World, policy: str) -> keras.Model:
+    """A fresh Q-network for this world, its CNN computing under dtype policy `policy`."""
+    return build_q_network(world.input_shape, world.dtype, len(world.action_meanings), config.hidden_units(), policy)
+
+
+def float32_twin(network: keras.Model, config: DQNConfig, world: World) -> keras.Model:
+    """network itself when it trains in float32, else a float32 network with its weights (what the export serves).
+
+    Mixed-precision layers keep float32 variables, so the twin answers as the trained network would with every
+    product in float32.
+    """
+    if dtype_policy(config.precision) == FLOAT32_POLICY:
+        return network
+    twin = q_network(config, world, FLOAT32_POLICY)
+    twin.set_weights(network.get_weights())
+    return twin
+
+
 def build_replay_and_agent(config: DQNConfig, world: World) -> tuple[ReplayBuffer, DQNAgent]:
     """An empty n-step replay buffer and a fresh agent whose CNN computes under --precision's dtype policy."""
     replay = ReplayBuffer(config.buffer_size, world.env_shape, world.dtype, config.num_envs,
                           stacked=world.transpose is not None, n_step=config.n_step, gamma=config.gamma)
-    network = build_q_network(world.input_shape, world.dtype, len(world.action_meanings), config.hidden_units(),
-                              dtype_policy(config.precision))
+    network = q_network(config, world, dtype_policy(config.precision))
     agent = DQNAgent(network, config.learning_rate, config.adam_epsilon, config.double, config.max_grad_norm)
     return replay, agent
 
@@ -91,7 +109,7 @@ def choose_weights(agent: DQNAgent, best: BestWeights | None, world: World, conf
     Periodic evaluations run the training network (bfloat16 where it computes so), this one its float32 copy:
     the same weights can score a little differently, so only earlier weights can win.
     """
-    final = float32_copy(agent.online)
+    final = float32_twin(agent.online, config, world)
     evaluation = evaluate_greedy(final, world, config, record=config.video)
     log("eval/mean_return", evaluation.mean_return, step)
     better = best is not None and best.step != step and best.mean_return > evaluation.mean_return
@@ -100,7 +118,7 @@ def choose_weights(agent: DQNAgent, best: BestWeights | None, world: World, conf
     print(f"final evaluation {evaluation.mean_return:.2f} is below step {best.step}'s {best.mean_return:.2f}: "
           "exporting those weights (--no-export-best keeps the last ones)")
     agent.online.set_weights(best.weights)
-    earlier = float32_copy(agent.online)
+    earlier = float32_twin(agent.online, config, world)
     return ChosenWeights(earlier, evaluate_greedy(earlier, world, config, record=config.video), best.step,
                          evaluation.mean_return)
 
