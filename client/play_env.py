@@ -19,10 +19,12 @@ import numpy as np
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from client.errors import InputError
+from game_wrappers import FireOnLifeStart
 
 WRAPPERS: dict[str, Callable[..., gym.Env]] = {
     "AtariPreprocessing": AtariPreprocessing,
     "FrameStackObservation": FrameStackObservation,
+    "FireOnLifeStart": FireOnLifeStart,
 }
 ENV_PACKAGES = {"ALE/": "ale_py"}
 POLICY_OUTPUTS = {  # family -> (input name, action output name)
@@ -83,8 +85,11 @@ def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
         env = gym.make(spec["id"], render_mode=render_mode, **spec["make_kwargs"])
     except gym.error.Error as error:
         raise InputError(f"cannot make env {spec['id']!r}: {error}") from None
-    for wrapper in spec["wrappers"]:
-        env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+    try:
+        for wrapper in spec["wrappers"]:
+            env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+    except ValueError as error:
+        raise InputError(f"cannot wrap env {spec['id']!r}: {error}") from None
     return env
 
 

@@ -9,6 +9,7 @@ import pytest
 from server_process import REPO_ROOT
 
 PACKAGES = ("trainer", "serving", "client")
+SHARED_PACKAGES = ("inference_protocol", "game_wrappers")
 
 
 def imported_top_level_packages(source: Path) -> set[str]:
@@ -32,10 +33,11 @@ def test_package_imports_none_of_the_others(package):
     assert {path: found for path, found in offenders.items() if found} == {}
 
 
-def test_the_shared_protocol_package_imports_none_of_them():
-    """inference_protocol is what serving and client both import, so it may import neither (nor the trainer)."""
+@pytest.mark.parametrize("shared", SHARED_PACKAGES)
+def test_the_shared_packages_import_none_of_them(shared):
+    """Packages that several of them import (the v2 protocol; env wrappers) may import none of the three."""
     offenders = {
         str(path.relative_to(REPO_ROOT)): sorted(imported_top_level_packages(path) & set(PACKAGES))
-        for path in sorted((Path(REPO_ROOT) / "inference_protocol").rglob("*.py"))
+        for path in sorted((Path(REPO_ROOT) / shared).rglob("*.py"))
     }
     assert {path: found for path, found in offenders.items() if found} == {}

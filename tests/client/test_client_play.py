@@ -13,7 +13,7 @@ from server_process import ServerHandle, start_in_process, write_config
 from client import ServingClient
 from client.errors import InputError
 from client.play import add_play_command, play, read_contract, run_play
-from client.play_env import policy_setup
+from client.play_env import make_env, policy_setup
 
 MODEL = "cartpole_dqn"
 ATARI_MODEL = "pong_dqn"
@@ -89,3 +89,25 @@ def test_a_policy_whose_contract_does_not_fit_the_env_is_refused(policy_server: 
 def test_a_model_that_is_not_a_policy_is_refused() -> None:
     with pytest.raises(InputError, match="not a policy"):
         policy_setup({"name": "digits", "family": "image_classifier"})
+
+
+def atari_spec(game: str, *wrappers: str) -> dict:
+    kwargs = {"AtariPreprocessing": {"grayscale_newaxis": False}, "FrameStackObservation": {"stack_size": 4}}
+    return {"id": f"ALE/{game}-v5", "make_kwargs": {"frameskip": 1},
+            "wrappers": [{"name": name, "kwargs": kwargs.get(name, {})} for name in wrappers]}
+
+
+def test_the_client_rebuilds_an_env_that_fires_at_every_life_start() -> None:
+    env = make_env(atari_spec("Breakout", "AtariPreprocessing", "FireOnLifeStart", "FrameStackObservation"))
+    env.reset(seed=0)
+    lives = {env.step(0)[4]["lives"] for _ in range(400)}
+    assert env.observation_space.shape == (4, 84, 84) and min(lives) < 5  # balls launched though NOOP was chosen
+
+
+@pytest.mark.parametrize(("wrappers", "message"), [
+    (("AtariPreprocessing", "NoSuchWrapper"), "wrappers this client does not know: \\['NoSuchWrapper'\\]"),
+    (("AtariPreprocessing", "FireOnLifeStart"), "cannot wrap env 'ALE/Freeway-v5': FireOnLifeStart needs a game"),
+])
+def test_an_env_the_client_cannot_rebuild_is_a_clear_error(wrappers, message) -> None:
+    with pytest.raises(InputError, match=message):
+        make_env(atari_spec("Freeway", *wrappers))

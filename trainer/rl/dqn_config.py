@@ -65,6 +65,9 @@ class DQNConfig:
     frame_stack: int = flag(4, "Atari: frames stacked into one observation (Nature: 4)")
     repeat_action_probability: float = flag(0.25, "Atari: sticky-action probability (ALE v5: 0.25)")
     terminal_on_life_loss: bool = flag(False, "Atari: a lost life ends the training episode (Nature: yes)")
+    fire_on_life_start: bool = flag(
+        False, "Atari: press FIRE after a reset and after a lost life, for games that wait for it (Breakout)"
+    )
     clip_rewards: bool = flag(True, "clip training rewards to [-1, 1] (Nature); evaluation sees raw rewards")
     max_episode_steps: int | None = flag(None, "cut episodes after this many raw env steps (default: env's own)")
     eval_frequency: int = flag(250_000, "environment steps between evaluations")
@@ -101,6 +104,8 @@ class DQNConfig:
         require(self.noop_max >= 0, f"--noop-max must be >= 0, got {self.noop_max}")
         require(self.max_grad_norm > 0, f"--max-grad-norm must be positive, got {self.max_grad_norm}")
         require(self.buffer_size >= self.batch_size, f"--buffer-size {self.buffer_size} is below --batch-size")
+        require(not self.fire_on_life_start or self.env.startswith("ALE/"),
+                f"--fire-on-life-start is for Atari games (ALE/...), not {self.env}")
         self.hidden_units()
         self.model_name = validate_model_name(self.model_name or default_model_name(self.env))
 

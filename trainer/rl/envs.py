@@ -4,7 +4,8 @@ An `EnvSpec` dict (env id, `gymnasium.make` keyword arguments, wrappers with the
 model.json records; `make_env` builds exactly that, so the trainer, its evaluation and the client's `play`
 (which reads the same dict from the contract) all step the same environment. Atari games use
 AtariPreprocessing (frame skip with max-pooling, 84x84 grey, no-op starts) on an ALE v5 env made with
-frameskip=1, then FrameStackObservation; vector observations (CartPole) are used as they come.
+frameskip=1, FIRE at every life's start where the game waits for it (`game_wrappers.FireOnLifeStart`), then
+FrameStackObservation; vector observations (CartPole) are used as they come.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from gymnasium.wrappers.vector import ClipReward, RecordEpisodeStatistics
 
+from game_wrappers import FireOnLifeStart
 from trainer.errors import TrainerError
 from trainer.rl.dqn_config import DQNConfig
 
@@ -24,6 +26,7 @@ ATARI_PREFIX = "ALE/"
 WRAPPERS: dict[str, Callable[..., gym.Env]] = {
     "AtariPreprocessing": AtariPreprocessing,
     "FrameStackObservation": FrameStackObservation,
+    "FireOnLifeStart": FireOnLifeStart,
 }
 ACTION_MEANINGS = {
     "CartPole-v1": ["push cart left", "push cart right"],
@@ -50,8 +53,10 @@ def env_spec(config: DQNConfig, training: bool) -> dict[str, Any]:
             "terminal_on_life_loss": training and config.terminal_on_life_loss, "grayscale_obs": True,
             "grayscale_newaxis": False, "scale_obs": False,
         }
+        fire = [{"name": "FireOnLifeStart", "kwargs": {}}] if config.fire_on_life_start else []
         wrappers = [
             {"name": "AtariPreprocessing", "kwargs": preprocessing},
+            *fire,
             {"name": "FrameStackObservation", "kwargs": {"stack_size": config.frame_stack}},
         ]
     if config.max_episode_steps is not None:
@@ -69,8 +74,11 @@ def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
         env = gym.make(spec["id"], render_mode=render_mode, **spec["make_kwargs"])
     except gym.error.Error as error:
         raise TrainerError(f"unknown env id {spec['id']!r}: {error} (try ALE/Pong-v5 or CartPole-v1)") from None
-    for wrapper in spec["wrappers"]:
-        env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+    try:
+        for wrapper in spec["wrappers"]:
+            env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+    except ValueError as error:
+        raise TrainerError(f"cannot wrap {spec['id']}: {error}") from None
     return env
 
 

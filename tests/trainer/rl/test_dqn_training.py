@@ -42,19 +42,22 @@ def test_cartpole_run_exports_a_policy_with_its_environment(tmp_path: Path) -> N
     assert list((result.run_dir / "tensorboard").iterdir())
 
 
-def test_atari_run_exports_uint8_frame_stacks(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path, env="ALE/Pong-v5", total_timesteps=200, buffer_size=300, learning_starts=120,
-                         batch_size=8, eval_episodes=1, max_episode_steps=400, terminal_on_life_loss=True)
+def test_atari_run_exports_uint8_frame_stacks_and_every_wrapper_in_order(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, env="ALE/Breakout-v5", total_timesteps=200, buffer_size=300, learning_starts=120,
+                         batch_size=8, eval_episodes=1, max_episode_steps=400, terminal_on_life_loss=True,
+                         fire_on_life_start=True)
     result = train_dqn(config)
     contract = result.export.model_json
-    wrappers = {wrapper["name"]: wrapper["kwargs"] for wrapper in contract["data"]["env"]["wrappers"]}
-    assert wrappers["AtariPreprocessing"]["frame_skip"] == 4 and wrappers["AtariPreprocessing"]["noop_max"] == 30
-    assert wrappers["AtariPreprocessing"]["terminal_on_life_loss"] is False  # evaluation and play see whole games
-    assert wrappers["FrameStackObservation"] == {"stack_size": 4}
+    wrappers = contract["data"]["env"]["wrappers"]
+    assert [wrapper["name"] for wrapper in wrappers] == ["AtariPreprocessing", "FireOnLifeStart", "FrameStackObservation"]
+    preprocessing, _, stacking = (wrapper["kwargs"] for wrapper in wrappers)
+    assert preprocessing["frame_skip"] == 4 and preprocessing["noop_max"] == 30
+    assert preprocessing["terminal_on_life_loss"] is False  # evaluation and play see whole games
+    assert stacking == {"stack_size": 4}
     assert contract["data"]["env"]["make_kwargs"]["frameskip"] == 1
     assert contract["inputs"]["serving_default"]["observations"] == {
         **contract["inputs"]["serving_default"]["observations"], "dtype": "uint8", "shape": [None, 84, 84, 4]}
-    assert contract["action_meanings"][:2] == ["NOOP", "FIRE"]
+    assert contract["action_meanings"] == ["NOOP", "FIRE", "RIGHT", "LEFT"]
 
 
 def test_a_bfloat16_network_exports_float32_answers_of_its_trained_weights(tmp_path: Path) -> None:
@@ -111,6 +114,13 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_with_its_replay(tmp
 def test_unknown_env_id_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TrainerError, match="unknown env id 'ALE/NoSuchGame-v5'"):
         train_dqn(tiny_config(tmp_path, env="ALE/NoSuchGame-v5"))
+
+
+def test_fire_on_life_start_needs_a_game_with_fire(tmp_path: Path) -> None:
+    with pytest.raises(TrainerError, match="cannot wrap ALE/Freeway-v5: FireOnLifeStart needs a game with a FIRE"):
+        train_dqn(tiny_config(tmp_path, env="ALE/Freeway-v5", fire_on_life_start=True))
+    with pytest.raises(TrainerError, match="--fire-on-life-start is for Atari games"):
+        tiny_config(tmp_path, fire_on_life_start=True)
 
 
 def test_buffer_too_big_for_memory_stops_before_the_run_starts(tmp_path: Path) -> None:
