@@ -105,6 +105,11 @@ if has_version pong_dqn; then
   $PY -m client play --model pong_dqn --episodes 1 --video "$RUN_DIR/pong.mp4" --server "localhost:$GRPC_PORT"
 fi
 
+if has_version breakout_dqn; then
+  echo "== One game of Breakout played through the server, five lives (video: $RUN_DIR/breakout.mp4)"
+  $PY -m client play --model breakout_dqn --episodes 1 --video "$RUN_DIR/breakout.mp4" --server "localhost:$GRPC_PORT"
+fi
+
 echo "== CarRacing driven through the server, frame by frame (video: $RUN_DIR/carracing.mp4)"
 $PY -m client play --model carracing_driver --episodes 1 --seed 10003 --video "$RUN_DIR/carracing.mp4" \
   --server "localhost:$GRPC_PORT"
