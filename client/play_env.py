@@ -2,30 +2,23 @@
 
 A policy's model.json carries `data.env` (gymnasium env id, `gymnasium.make` keyword arguments, and each
 wrapper by name with its parameters) and `data.observation_transpose` (the axes that turn one env
-observation into one network input). Building is table-driven: a wrapper name maps to its gymnasium
-class, an env-id prefix to the package that registers it, and a family to how its outputs are read, so
+observation into one network input). Building is table-driven: a wrapper name maps to its class (the
+table shared with the trainer, `game_wrappers`), an env-id prefix to the package that registers it, and a family to how its outputs are read, so
 another policy family adds rows here rather than code.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from client.errors import InputError
-from game_wrappers import FireOnLifeStart
+from game_wrappers import WRAPPERS, apply_wrappers, unknown_wrappers
 
-WRAPPERS: dict[str, Callable[..., gym.Env]] = {
-    "AtariPreprocessing": AtariPreprocessing,
-    "FrameStackObservation": FrameStackObservation,
-    "FireOnLifeStart": FireOnLifeStart,
-}
 ENV_PACKAGES = {"ALE/": "ale_py"}
 POLICY_OUTPUTS = {  # family -> (input name, action output name)
     "dqn_policy": ("observations", "actions"),
@@ -78,7 +71,7 @@ def register_env_package(env_id: str) -> None:
 def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
     """gymnasium.make with the contract's arguments, then its wrappers in order; InputError if unknown."""
     register_env_package(spec["id"])
-    unknown = [wrapper["name"] for wrapper in spec["wrappers"] if wrapper["name"] not in WRAPPERS]
+    unknown = unknown_wrappers(spec["wrappers"])
     if unknown:
         raise InputError(f"the contract names wrappers this client does not know: {unknown} (known: {sorted(WRAPPERS)})")
     try:
@@ -86,11 +79,9 @@ def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
     except gym.error.Error as error:
         raise InputError(f"cannot make env {spec['id']!r}: {error}") from None
     try:
-        for wrapper in spec["wrappers"]:
-            env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+        return apply_wrappers(env, spec["wrappers"])
     except ValueError as error:
         raise InputError(f"cannot wrap env {spec['id']!r}: {error}") from None
-    return env
 
 
 def policy_input(observations: np.ndarray, setup: PolicySetup) -> np.ndarray:

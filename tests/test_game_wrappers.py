@@ -56,3 +56,18 @@ def test_a_game_without_fire_is_refused() -> None:
     gym.register_envs(ale_py)
     with pytest.raises(ValueError, match="needs a game with a FIRE action"):
         FireOnLifeStart(gym.make("ALE/Freeway-v5"))
+
+
+def test_a_spec_list_is_applied_in_order_and_an_unknown_name_is_refused() -> None:
+    import ale_py
+
+    from game_wrappers import apply_wrappers, unknown_wrappers
+
+    gym.register_envs(ale_py)
+    spec = [{"name": "AtariPreprocessing", "kwargs": {"grayscale_newaxis": False}},
+            {"name": "FireOnLifeStart", "kwargs": {}}, {"name": "FrameStackObservation", "kwargs": {"stack_size": 4}}]
+    env = apply_wrappers(gym.make("ALE/Breakout-v5", frameskip=1), spec)
+    assert isinstance(env.env, FireOnLifeStart) and env.observation_space.shape == (4, 84, 84)
+    assert unknown_wrappers([*spec, {"name": "NoSuchWrapper", "kwargs": {}}]) == ["NoSuchWrapper"]
+    with pytest.raises(ValueError, match="unknown wrapper 'NoSuchWrapper'"):
+        apply_wrappers(gym.make("ALE/Breakout-v5", frameskip=1), [{"name": "NoSuchWrapper", "kwargs": {}}])

@@ -15,6 +15,7 @@ from trainer.config import flag, require
 from trainer.export.layout import validate_model_name
 from trainer.precisions import PRECISIONS
 
+ATARI_PREFIX = "ALE/"
 QUICK_PRESET = {
     "total_timesteps": 20_000, "buffer_size": 20_000, "learning_starts": 2_000, "eval_frequency": 10_000,
     "eval_episodes": 3, "checkpoint_frequency": 10_000,
@@ -104,7 +105,7 @@ class DQNConfig:
         require(self.noop_max >= 0, f"--noop-max must be >= 0, got {self.noop_max}")
         require(self.max_grad_norm > 0, f"--max-grad-norm must be positive, got {self.max_grad_norm}")
         require(self.buffer_size >= self.batch_size, f"--buffer-size {self.buffer_size} is below --batch-size")
-        require(not self.fire_on_life_start or self.env.startswith("ALE/"),
+        require(not self.fire_on_life_start or self.env.startswith(ATARI_PREFIX),
                 f"--fire-on-life-start is for Atari games (ALE/...), not {self.env}")
         self.hidden_units()
         self.model_name = validate_model_name(self.model_name or default_model_name(self.env))

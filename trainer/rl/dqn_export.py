@@ -19,7 +19,7 @@ from trainer.export.spec import DEFAULT_SIGNATURE, ModelInfo, Signature, job_mod
 from trainer.rl.checkpoint import TrainingState
 from trainer.rl.dqn_config import DQNConfig
 from trainer.rl.dqn_world import World
-from trainer.rl.envs import training_reward_wrappers
+from trainer.rl.envs import is_atari, training_reward_wrappers
 from trainer.rl.evaluation import Evaluation
 
 FAMILY = "dqn_policy"
@@ -64,7 +64,7 @@ def policy_info(config: DQNConfig, command: Sequence[str], world: World, evaluat
     as [step, mean return], its wall time summed over resumes, its updates).
     """
     env, action_meanings = world.eval_spec, world.action_meanings
-    setting = "sticky actions p=%g" % config.repeat_action_probability if env["id"].startswith("ALE/") else None
+    setting = "sticky actions p=%g" % config.repeat_action_probability if is_atari(env["id"]) else None
     return job_model_info(
         config,
         FAMILY,

@@ -10,24 +10,16 @@ FrameStackObservation; vector observations (CartPole) are used as they come.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from gymnasium.wrappers.vector import ClipReward, RecordEpisodeStatistics
 
-from game_wrappers import FireOnLifeStart
+from game_wrappers import apply_wrappers
 from trainer.errors import TrainerError
-from trainer.rl.dqn_config import DQNConfig
+from trainer.rl.dqn_config import ATARI_PREFIX, DQNConfig
 
-ATARI_PREFIX = "ALE/"
-WRAPPERS: dict[str, Callable[..., gym.Env]] = {
-    "AtariPreprocessing": AtariPreprocessing,
-    "FrameStackObservation": FrameStackObservation,
-    "FireOnLifeStart": FireOnLifeStart,
-}
 ACTION_MEANINGS = {
     "CartPole-v1": ["push cart left", "push cart right"],
     "CartPole-v0": ["push cart left", "push cart right"],
@@ -75,11 +67,9 @@ def make_env(spec: dict[str, Any], render_mode: str | None = None) -> gym.Env:
     except gym.error.Error as error:
         raise TrainerError(f"unknown env id {spec['id']!r}: {error} (try ALE/Pong-v5 or CartPole-v1)") from None
     try:
-        for wrapper in spec["wrappers"]:
-            env = WRAPPERS[wrapper["name"]](env, **wrapper["kwargs"])
+        return apply_wrappers(env, spec["wrappers"])
     except ValueError as error:
         raise TrainerError(f"cannot wrap {spec['id']}: {error}") from None
-    return env
 
 
 def make_vector_env(spec: dict[str, Any], num_envs: int, clip_rewards: bool) -> gym.vector.VectorEnv:
